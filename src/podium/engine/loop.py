@@ -1,0 +1,488 @@
+"""The orchestrator loop: claim a run, advance it with the pure core, dispatch attempts,
+and record each step's transitions in one transaction before anything acts on them.
+
+One step = record finished attempts + poll for cancel + decide + start, then commit,
+then hand the new attempts to the executor. A crash at any instant leaves a state that
+``Engine.execute`` resumes from: attempts recorded as running are marked lost and retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+import os
+import random
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from podium.core import (
+    TERMINAL,
+    Graph,
+    LifeCycleState,
+    ResultState,
+    TaskRunState,
+    UnresolvedReference,
+    ValueContext,
+    advance,
+    evaluate_condition,
+    next_wakeup,
+    resolve_obj,
+    resolve_text,
+    retry_delay_millis,
+    run_result,
+    should_retry,
+    termination_for,
+)
+from podium.engine import paths
+from podium.errors import Conflict
+from podium.executors import AttemptRequest, Executor, LocalExecutor, Outcome, kill_leftover
+from podium.runners import RUNNERS, RunnerContext
+from podium.settings import Settings
+from podium.spec.models import JobSpec, Task
+from podium.store import runs as q
+from podium.task_values import VALUES_IN_ENV
+
+L = LifeCycleState
+R = ResultState
+
+# An engine refreshes its heartbeat this often; a run whose heartbeat is older than
+# STALE_AFTER has no live engine and may be resumed or canceled directly.
+HEARTBEAT_SECONDS = 2.0
+STALE_AFTER = timedelta(seconds=10)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def engine_alive(engine_id: str | None, heartbeat_at: datetime | None, now: datetime) -> bool:
+    """Whether the engine that holds a run may still be running it.
+
+    An engine on this host is checked by its pid, so a killed one is noticed at once;
+    one elsewhere counts as alive while its heartbeat is fresh.
+    """
+    if engine_id is None or heartbeat_at is None or now - heartbeat_at >= STALE_AFTER:
+        return False
+    host, _, pid = engine_id.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    if int(pid) == os.getpid():
+        return False  # this process holds no engine for the run unless it is driving it
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """A state change, emitted after it is committed (for live views)."""
+
+    run_id: int
+    task_key: str | None
+    life_cycle_state: LifeCycleState
+    result_state: ResultState | None
+    attempt_number: int | None = None
+    message: str = ""
+
+
+class Engine:
+    """Executes runs recorded in the store.
+
+    Args:
+        sessions: session factory of the metadata database.
+        settings: home folder, parallelism bound, grace period.
+        executor: where attempts run (default: a LocalExecutor).
+        on_event: called with each committed RunEvent.
+        clock: returns the current UTC time; tests may pass their own.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        executor: Executor | None = None,
+        on_event: Callable[[RunEvent], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.executor = executor or LocalExecutor(settings.cancel_grace_seconds)
+        self.on_event = on_event
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.engine_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.free_slots = settings.max_parallel_tasks
+        self.cancel_requested = False
+
+    def request_cancel(self) -> None:
+        """Cancel every run this engine drives (e.g. on Ctrl-C); takes effect next step."""
+        self.cancel_requested = True
+
+    async def execute(self, run_id: int) -> ResultState:
+        """Run (or resume) ``run_id`` to its end and return its result.
+
+        Raises:
+            NotFound: no such run.
+            Conflict: another live engine is running it.
+        """
+        return await _RunDriver(self, run_id).drive()
+
+
+class _RunDriver:
+    """The in-memory mirror of one run while an engine drives it."""
+
+    def __init__(self, engine: Engine, run_id: int) -> None:
+        self.engine = engine
+        self.run_id = run_id
+        self.home = engine.settings.home
+        self.inflight: dict[asyncio.Task[Outcome], tuple[str, int, int]] = {}
+        self.events: list[RunEvent] = []
+        self.canceling = False
+        self.canceled_by_user = False
+        self.timed_out = False
+        self.last_poll = 0.0
+
+    # ---- lifecycle -----------------------------------------------------------------
+    async def drive(self) -> ResultState:
+        result = self._claim()
+        if result is not None:
+            return result
+        loop = asyncio.get_running_loop()
+        completed: list[Outcome] = []
+        while True:
+            now = self.engine.clock()
+            with self.engine.sessions.begin() as session:
+                for outcome in completed:
+                    self._record_outcome(session, outcome, now)
+                if self.engine.cancel_requested and not self.canceling:
+                    q.update_run(session, self.run_id, cancel_requested_at=now)
+                    self.last_poll = 0.0
+                if loop.time() - self.last_poll >= self.engine.poll_seconds:
+                    self._poll(session, now)
+                    self.last_poll = loop.time()
+                self._check_deadline(session, now)
+                self._decide(session, now)
+                starts, again = self._start_ready(session, now)
+                result = None if (self.inflight or starts or again) else self._finish(session, now)
+            self._emit()
+            for request, info in starts:
+                task = asyncio.ensure_future(self.engine.executor.run(request))
+                self.inflight[task] = info
+            if result is not None:
+                return result
+            completed = [] if again else await self._wait(now)
+
+    def _claim(self) -> ResultState | None:
+        """Take the run: refuse if another engine holds it, recover lost attempts."""
+        now = self.engine.clock()
+        with self.engine.sessions.begin() as session:
+            row = q.get_run(session, self.run_id)
+            if L(row.life_cycle_state) in TERMINAL:
+                return R(row.result_state) if row.result_state else R.FAILED
+            if row.engine_id != self.engine.engine_id and engine_alive(
+                row.engine_id, row.heartbeat_at, now
+            ):
+                raise Conflict(f"run {self.run_id} is being run by engine {row.engine_id}")
+            self.spec = JobSpec.model_validate_json(row.spec_json)
+            self.graph = Graph({t.task_key: t.upstream_keys for t in self.spec.tasks})
+            self.job_id, self.repair_count = row.job_id, row.repair_count
+            self.source_dir = Path(row.source_dir)
+            self.parameters: dict[str, str] = json.loads(row.parameters_json)
+            self.started_at = row.started_at or now
+            self.states = {k: r.state for k, r in q.get_task_runs(session, self.run_id).items()}
+            self.ready: list[tuple[int, str]] = []  # heap of PENDING tasks by graph position
+            self.waiting = {k for k, st in self.states.items()
+                            if st.life_cycle_state is L.WAITING_FOR_RETRY}
+            self.look_at: set[str] | None = None  # None: every task, on the first step
+            for key, st in self.states.items():
+                if st.life_cycle_state is L.PENDING:
+                    heapq.heappush(self.ready, (self.graph.position[key], key))
+            self.values = q.get_task_values(session, self.run_id)
+            self.task_run_ids: dict[str, int] = {}
+            for attempt in q.get_attempts(session, self.run_id):
+                self.task_run_ids[attempt.task_key] = attempt.attempt_id
+                if attempt.life_cycle_state == L.RUNNING:
+                    self._recover_lost(session, attempt.task_key, attempt.attempt_number,
+                                       attempt.attempt_id, now)
+            self.canceling = self.canceled_by_user = row.cancel_requested_at is not None
+            q.update_run(
+                session, self.run_id,
+                life_cycle_state=L.TERMINATING if self.canceling else L.RUNNING,
+                started_at=self.started_at, engine_id=self.engine.engine_id, heartbeat_at=now,
+            )
+            if row.life_cycle_state != L.RUNNING:
+                self._transition(session, None, None, L.RUNNING, None, "started", now)
+        self._emit()
+        return None
+
+    def _recover_lost(
+        self, session: Session, key: str, number: int, attempt_id: int, now: datetime
+    ) -> None:
+        killed = kill_leftover(paths.work_dir(self.home, self.run_id, key, number))
+        message = "lost: the engine stopped while this attempt ran" + (
+            "; its leftover processes were killed" if killed else ""
+        )
+        q.finish_attempt(session, attempt_id, life_cycle_state=L.INTERNAL_ERROR,
+                         result_state=None, message=message, exit_code=None, now=now)
+        # A lost attempt counts as an attempt but not against max_retries: the task did
+        # not fail, its engine did.
+        self._set(session, replace(self.states[key], life_cycle_state=L.WAITING_FOR_RETRY,
+                                   retry_at=now, message=message), now, attempt=number)
+
+    # ---- one step ------------------------------------------------------------------
+    def _poll(self, session: Session, now: datetime) -> None:
+        row = q.get_run(session, self.run_id)
+        if row.cancel_requested_at is not None and not self.canceling:
+            self.canceling = self.canceled_by_user = True
+            self._begin_terminating(session, R.CANCELED, "canceled by the user", now)
+        q.update_run(session, self.run_id, heartbeat_at=now)
+
+    def _check_deadline(self, session: Session, now: datetime) -> None:
+        limit = self.spec.timeout_seconds
+        if limit and not self.canceling and now >= self.started_at + timedelta(seconds=limit):
+            self.canceling = self.timed_out = True
+            self._begin_terminating(session, R.TIMEDOUT, f"the job timed out after {limit} s", now)
+
+    def _begin_terminating(
+        self, session: Session, reason: ResultState, message: str, now: datetime
+    ) -> None:
+        q.update_run(session, self.run_id, life_cycle_state=L.TERMINATING, state_message=message)
+        self._transition(session, None, None, L.TERMINATING, None, message, now)
+        for _, attempt_id, _ in self.inflight.values():
+            self.engine.executor.terminate(attempt_id, reason)
+
+    def _decide(self, session: Session, now: datetime) -> None:
+        # Only tasks next to what changed can change their mind, unless all must (a
+        # cancel, a first step); retries waiting for their time are always looked at.
+        everything = self.look_at is None or self.canceling
+        candidates = None if everything else (self.look_at or set()) | self.waiting
+        self.look_at = set()
+        for d in advance(self.spec, self.states, now, self.canceling, candidates, self.graph):
+            state = replace(self.states[d.task_key], life_cycle_state=d.to, result_state=d.result,
+                            message=d.message, retry_at=None)
+            self._set(session, state, now)
+
+    def _start_ready(
+        self, session: Session, now: datetime
+    ) -> tuple[list[tuple[AttemptRequest, tuple[str, int, int]]], bool]:
+        """Start PENDING tasks while slots are free. The flag says a task finished
+        in-process (a condition, a reference with no value), so the next step must
+        look again at once."""
+        starts: list[tuple[AttemptRequest, tuple[str, int, int]]] = []
+        finished_inline = False
+        if self.canceling:
+            return starts, finished_inline
+        while self.ready:
+            key = self.ready[0][1]
+            if self.states[key].life_cycle_state is not L.PENDING:
+                heapq.heappop(self.ready)  # stale entry
+                continue
+            task = self.spec.task(key)
+            if task.condition_task is None and self.engine.free_slots <= 0:
+                break
+            heapq.heappop(self.ready)
+            if task.condition_task is not None:
+                self._run_condition(session, task, now)
+                finished_inline = True
+                continue
+            started = self._start_attempt(session, task, now)
+            if started is None:
+                finished_inline = True
+            else:
+                self.engine.free_slots -= 1
+                starts.append(started)
+        return starts, finished_inline
+
+    def _context(self, key: str, attempt_id: int = 0) -> ValueContext:
+        return ValueContext(
+            job_id=self.job_id, job_name=self.spec.name, run_id=self.run_id,
+            start_time=self.started_at, parameters=self.parameters, task_key=key,
+            task_run_id=attempt_id, execution_count=self.states[key].attempt_count,
+            repair_count=self.repair_count, task_values=self.values,
+            task_states=self.states, task_run_ids=self.task_run_ids,
+        )
+
+    def _run_condition(self, session: Session, task: Task, now: datetime) -> None:
+        cond = task.condition_task
+        assert cond is not None
+        state = self.states[task.task_key]
+        try:
+            ctx = self._context(task.task_key)
+            left, right = resolve_text(cond.left, ctx), resolve_text(cond.right, ctx)
+        except UnresolvedReference as exc:
+            self._set(session, replace(state, life_cycle_state=L.TERMINATED,
+                                       result_state=R.FAILED, message=str(exc)), now, ended=True)
+            return
+        outcome = "true" if evaluate_condition(cond.op, left, right) else "false"
+        message = f"{left!r} {cond.op.value} {right!r} is {outcome}"
+        self._set(session, replace(state, life_cycle_state=L.TERMINATED, result_state=R.SUCCESS,
+                                   condition_outcome=outcome, message=message), now, ended=True)
+
+    def _start_attempt(
+        self, session: Session, task: Task, now: datetime
+    ) -> tuple[AttemptRequest, tuple[str, int, int]] | None:
+        key = task.task_key
+        state = self.states[key]
+        number = state.attempt_count
+        try:
+            resolved = Task.model_validate(resolve_obj(task.model_dump(), self._context(key)))
+            runner = RUNNERS[resolved.task_type]
+            process = runner(resolved, RunnerContext(sys.executable, self.source_dir))
+        except UnresolvedReference as exc:
+            self._set(session, replace(state, life_cycle_state=L.TERMINATED,
+                                       result_state=R.FAILED, message=str(exc)), now, ended=True)
+            return None
+        log = paths.log_path(self.home, self.run_id, key, number)
+        attempt_id = q.insert_attempt(session, run_id=self.run_id, task_key=key,
+                                      attempt_number=number, repair_count=self.repair_count,
+                                      log_path=str(log), now=now)
+        self.task_run_ids[key] = attempt_id
+        self._set(session, replace(state, life_cycle_state=L.RUNNING, attempt_count=number + 1,
+                                   retry_at=None, message=""), now, attempt=number,
+                  started=state.attempt_count == 0)
+        request = AttemptRequest(
+            attempt_id=attempt_id, process=process, log_path=log,
+            work_dir=paths.work_dir(self.home, self.run_id, key, number),
+            timeout_seconds=task.timeout_seconds, env=self._task_env(resolved, number),
+        )
+        return request, (key, attempt_id, number)
+
+    def _task_env(self, task: Task, number: int) -> dict[str, str]:
+        work = paths.work_dir(self.home, self.run_id, task.task_key, number)
+        work.mkdir(parents=True, exist_ok=True)
+        artifacts = paths.artifacts_dir(self.home, self.run_id)
+        artifacts.mkdir(parents=True, exist_ok=True)
+        values_in = ""
+        if self.values:
+            values_in = str(work / "values_in.json")
+            Path(values_in).write_text(json.dumps(self.values))
+        return {
+            **task.environment_variables,
+            "PODIUM_RUN_ID": str(self.run_id), "PODIUM_JOB_ID": str(self.job_id),
+            "PODIUM_TASK_KEY": task.task_key, "PODIUM_ATTEMPT_NUMBER": str(number),
+            "PODIUM_ARTIFACTS_DIR": str(artifacts), VALUES_IN_ENV: values_in,
+        }
+
+    async def _wait(self, now: datetime) -> list[Outcome]:
+        timeout = self.engine.poll_seconds
+        wake = next_wakeup(self.states)
+        if wake is not None:
+            timeout = min(timeout, max(0.0, (wake - now).total_seconds()))
+        if self.spec.timeout_seconds and not self.canceling:
+            deadline = self.started_at + timedelta(seconds=self.spec.timeout_seconds)
+            timeout = min(timeout, max(0.0, (deadline - now).total_seconds()))
+        if not self.inflight:
+            await asyncio.sleep(timeout)
+            return []
+        done, _ = await asyncio.wait(self.inflight, timeout=timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        return [task.result() for task in done]
+
+    def _record_outcome(self, session: Session, outcome: Outcome, now: datetime) -> None:
+        task_future = next(t for t, info in self.inflight.items() if info[1] == outcome.attempt_id)
+        key, attempt_id, number = self.inflight.pop(task_future)
+        self.engine.free_slots += 1
+        task = self.spec.task(key)
+        state = self.states[key]
+        result = outcome.result_state
+        q.finish_attempt(session, attempt_id, life_cycle_state=L.TERMINATED, result_state=result,
+                         message=outcome.message, exit_code=outcome.exit_code, now=now)
+        if outcome.task_values or key in self.values:
+            q.put_task_values(session, self.run_id, key, outcome.task_values)
+            self.values[key] = outcome.task_values
+        if result is not R.SUCCESS and not self.canceling and should_retry(
+            task, result, state.retries_used
+        ):
+            delay = retry_delay_millis(task, state.retries_used + 1, random.random())
+            new = replace(state, life_cycle_state=L.WAITING_FOR_RETRY, result_state=None,
+                          retries_used=state.retries_used + 1, message=outcome.message,
+                          retry_at=now + timedelta(milliseconds=delay))
+            self._set(session, new, now, attempt=number, attempt_result=result)
+            return
+        new = replace(state, life_cycle_state=L.TERMINATED, result_state=result,
+                      message=outcome.message)
+        self._set(session, new, now, attempt=number, ended=True)
+
+    def _finish(self, session: Session, now: datetime) -> ResultState | None:
+        result = run_result(self.spec, self.states, self.canceling, self.timed_out)
+        if result is None:
+            return None
+        code, kind = termination_for(result, self.canceled_by_user)
+        message = self._summary(result)
+        q.update_run(session, self.run_id, life_cycle_state=L.TERMINATED, result_state=result,
+                     termination_code=code, termination_type=kind, state_message=message,
+                     ended_at=now, engine_id=None)
+        self._transition(session, None, None, L.TERMINATED, result, message, now)
+        return result
+
+    def _summary(self, result: ResultState) -> str:
+        if result is R.SUCCESS:
+            return ""
+        failed = [
+            k for k in self.graph.order if self.states[k].result_state in (R.FAILED, R.TIMEDOUT)
+        ]
+        if failed:
+            first = self.states[failed[0]]
+            return f"task {failed[0]!r} {first.result_state}: {first.message}".rstrip(": ")
+        return result.value
+
+    # ---- recording -----------------------------------------------------------------
+    def _set(
+        self,
+        session: Session,
+        state: TaskRunState,
+        now: datetime,
+        attempt: int | None = None,
+        started: bool = False,
+        ended: bool = False,
+        attempt_result: ResultState | None = None,
+    ) -> None:
+        key = state.task_key
+        self.states[key] = state
+        self.waiting.discard(key)
+        if state.life_cycle_state is L.PENDING:
+            heapq.heappush(self.ready, (self.graph.position[key], key))
+        elif state.life_cycle_state is L.WAITING_FOR_RETRY:
+            self.waiting.add(key)
+        elif state.life_cycle_state in TERMINAL and self.look_at is not None:
+            self.look_at.update(self.graph.children[key])
+        times: dict[str, Any] = {}
+        if started:
+            times["started_at"] = now
+        if ended or state.life_cycle_state in TERMINAL:
+            times["ended_at"] = now
+        q.save_task_run(session, self.run_id, state, **times)
+        self._transition(session, state.task_key, attempt, state.life_cycle_state,
+                         state.result_state or attempt_result, state.message, now)
+
+    def _transition(
+        self,
+        session: Session,
+        key: str | None,
+        attempt: int | None,
+        life: LifeCycleState,
+        result: ResultState | None,
+        message: str,
+        now: datetime,
+    ) -> None:
+        q.add_transition(session, self.run_id, key, attempt, life, result, message, now)
+        self.events.append(RunEvent(self.run_id, key, life, result, attempt, message))
+
+    def _emit(self) -> None:
+        events, self.events = self.events, []
+        if self.engine.on_event is not None:
+            for event in events:
+                self.engine.on_event(event)

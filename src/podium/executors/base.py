@@ -1,0 +1,61 @@
+"""The executor contract: run one attempt, report its outcome, never write the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from podium.core.states import ResultState
+from podium.runners.base import ProcessSpec
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRequest:
+    """One attempt to run.
+
+    Attributes:
+        attempt_id: the attempt's id, used to terminate it.
+        process: what to start.
+        log_path: the file stdout and stderr go to (appended).
+        work_dir: a folder of the attempt's own (task-value files, pid file).
+        timeout_seconds: kill the attempt after this long (0: no limit).
+        env: Podium's variables for the task (PODIUM_RUN_ID, ...).
+    """
+
+    attempt_id: int
+    process: ProcessSpec
+    log_path: Path
+    work_dir: Path
+    timeout_seconds: float = 0
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an attempt ended.
+
+    Attributes:
+        result_state: SUCCESS, FAILED, TIMEDOUT or CANCELED.
+        message: for a failure, the last line of the log or what went wrong.
+        task_values: the values the attempt set.
+    """
+
+    attempt_id: int
+    result_state: ResultState
+    exit_code: int | None = None
+    message: str = ""
+    task_values: dict[str, Any] = field(default_factory=dict)
+    duration_seconds: float = 0.0
+
+
+class Executor(Protocol):
+    """Where attempts run. Implementations: LocalExecutor (a local process pool)."""
+
+    async def run(self, request: AttemptRequest) -> Outcome:
+        """Run the attempt to its end and report; never raises for a task's failure."""
+        ...
+
+    def terminate(self, attempt_id: int, reason: ResultState) -> None:
+        """Stop a running attempt; its ``run`` then reports ``reason`` (CANCELED/TIMEDOUT)."""
+        ...

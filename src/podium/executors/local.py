@@ -1,0 +1,173 @@
+"""Run attempts as local subprocesses, each in its own process group.
+
+Output goes straight to the attempt's log file (no copying through Python). A canceled
+or timed-out attempt's group gets SIGTERM, then SIGKILL after the grace period. The
+engine bounds how many attempts run at once; this executor just runs what it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from podium.core.states import ResultState
+from podium.executors.base import AttemptRequest, Outcome
+from podium.task_values import MAX_VALUE_BYTES, VALUES_IN_ENV, VALUES_OUT_ENV
+
+PID_FILE = "pid"
+
+
+class LocalExecutor:
+    """Runs each attempt as a subprocess of this machine."""
+
+    def __init__(self, grace_seconds: float = 5.0) -> None:
+        self.grace_seconds = grace_seconds
+        self._procs: dict[int, asyncio.subprocess.Process] = {}
+        self._reasons: dict[int, ResultState] = {}
+
+    async def run(self, request: AttemptRequest) -> Outcome:
+        started = time.monotonic()
+        request.work_dir.mkdir(parents=True, exist_ok=True)
+        request.log_path.parent.mkdir(parents=True, exist_ok=True)
+        values_out = request.work_dir / "values_out.jsonl"
+        env = _environment(request, values_out)
+        with open(request.log_path, "ab") as log:
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *request.process.argv, cwd=request.process.cwd, env=env,
+                    stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                message = f"cannot start {request.process.argv[0]!r}: {exc.strerror or exc}"
+                log.write(f"{message}\n".encode())
+                return Outcome(request.attempt_id, ResultState.FAILED, None, message)
+        self._procs[request.attempt_id] = proc
+        (request.work_dir / PID_FILE).write_text(str(proc.pid))
+        try:
+            exit_code = await self._wait(request, proc)
+        finally:
+            self._procs.pop(request.attempt_id, None)
+            _kill_group(proc.pid, signal.SIGKILL)  # stragglers the task left behind
+        reason = self._reasons.pop(request.attempt_id, None)
+        return _outcome(request, exit_code, reason, values_out, time.monotonic() - started)
+
+    async def _wait(self, request: AttemptRequest, proc: asyncio.subprocess.Process) -> int:
+        if request.timeout_seconds <= 0:
+            return await proc.wait()
+        try:
+            return await asyncio.wait_for(asyncio.shield(proc.wait()), request.timeout_seconds)
+        except TimeoutError:
+            self.terminate(request.attempt_id, ResultState.TIMEDOUT)
+            return await proc.wait()
+
+    def terminate(self, attempt_id: int, reason: ResultState) -> None:
+        proc = self._procs.get(attempt_id)
+        if proc is None or proc.returncode is not None:
+            return
+        self._reasons.setdefault(attempt_id, reason)
+        _kill_group(proc.pid, signal.SIGTERM)
+        asyncio.get_running_loop().call_later(
+            self.grace_seconds, _kill_if_running, proc
+        )
+
+
+def kill_leftover(work_dir: Path) -> bool:
+    """Kill the process group an earlier, crashed engine left running for an attempt.
+
+    Returns True when a group was signalled.
+    """
+    try:
+        pid = int((work_dir / PID_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return _kill_group(pid, signal.SIGKILL)
+
+
+def _environment(request: AttemptRequest, values_out: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    python_dir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([python_dir, env.get("PATH", "")])
+    source = str(request.process.cwd)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(request.env)
+    env.update(request.process.env)
+    env[VALUES_OUT_ENV] = str(values_out)
+    values_out.unlink(missing_ok=True)
+    env.setdefault(VALUES_IN_ENV, "")
+    return env
+
+
+def _outcome(
+    request: AttemptRequest,
+    exit_code: int,
+    reason: ResultState | None,
+    values_out: Path,
+    duration: float,
+) -> Outcome:
+    values, problem = _read_values(values_out)
+    if reason is not None:
+        word = "timed out" if reason is ResultState.TIMEDOUT else "was canceled"
+        message = f"the task {word}"
+        if reason is ResultState.TIMEDOUT:
+            message += f" after {request.timeout_seconds:g} s"
+        return Outcome(request.attempt_id, reason, exit_code, message, values, duration)
+    if exit_code == 0 and problem is None:
+        return Outcome(request.attempt_id, ResultState.SUCCESS, 0, "", values, duration)
+    message = problem or _failure_message(request.log_path, exit_code)
+    return Outcome(request.attempt_id, ResultState.FAILED, exit_code, message, values, duration)
+
+
+def _read_values(path: Path) -> tuple[dict[str, Any], str | None]:
+    values: dict[str, Any] = {}
+    if not path.exists():
+        return values, None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            key, value = item["key"], item["value"]
+        except (ValueError, KeyError, TypeError):
+            return values, f"unreadable task value line in {path.name}: {line[:80]!r}"
+        if len(json.dumps(value).encode()) > MAX_VALUE_BYTES:
+            return values, f"task value {key!r} is larger than 48 KiB"
+        values[key] = value
+    return values, None
+
+
+def _failure_message(log_path: Path, exit_code: int) -> str:
+    if exit_code < 0:
+        return f"the process was killed by signal {signal.Signals(-exit_code).name}"
+    last = _last_line(log_path)
+    return f"exit code {exit_code}" + (f": {last}" if last else "")
+
+
+def _last_line(path: Path) -> str:
+    try:
+        with open(path, "rb") as src:
+            src.seek(max(0, src.seek(0, os.SEEK_END) - 4096))
+            lines = [ln for ln in src.read().decode(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip()[:500] if lines else ""
+
+
+def _kill_group(pid: int, sig: signal.Signals) -> bool:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _kill_if_running(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        _kill_group(proc.pid, signal.SIGKILL)

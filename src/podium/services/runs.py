@@ -1,0 +1,194 @@
+"""Run use-cases shared by the CLI (and later the API and UI): submit, execute, show,
+list, cancel, repair, resume. Each opens its own transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import signal
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from podium.core import TERMINAL, LifeCycleState, ResultState, plan_repair
+from podium.engine import Engine, RunEvent, engine_alive, utcnow
+from podium.errors import Conflict, InvalidArgument, NotFound
+from podium.services.context import Podium
+from podium.services.views import run_dict
+from podium.spec import JobSpec, LoadedJob
+from podium.store import jobs as job_queries
+from podium.store import runs as q
+
+L = LifeCycleState
+
+
+def submit_run(podium: Podium, loaded: LoadedJob, params: dict[str, str] | None = None) -> int:
+    """Record a new run of ``loaded`` with ``params`` over the job's defaults.
+
+    Raises:
+        InvalidArgument: a parameter the job does not declare (with the nearest name).
+    """
+    spec = loaded.spec
+    defaults = spec.parameter_defaults()
+    for name in params or {}:
+        if name not in defaults:
+            close = difflib.get_close_matches(name, list(defaults), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else (
+                f"the job declares: {', '.join(defaults)}" if defaults else
+                "the job declares no parameters"
+            )
+            raise InvalidArgument(f"--param {name}: the job has no parameter {name!r}; {hint}")
+    now = utcnow()
+    spec_json = spec.model_dump_json(exclude_defaults=True)
+    with podium.sessions.begin() as session:
+        job_id = job_queries.save_job_by_name(session, spec.name, spec_json, now)
+        return q.insert_run(
+            session, job_id=job_id, run_name=spec.name, spec_json=spec_json,
+            source_dir=str(Path(loaded.source_dir).resolve()),
+            parameters={**defaults, **(params or {})},
+            task_keys=[t.task_key for t in spec.tasks], now=now,
+        )
+
+
+def execute_run(
+    podium: Podium,
+    run_id: int,
+    on_event: Callable[[RunEvent], None] | None = None,
+    cancel_on_signals: bool = False,
+) -> ResultState:
+    """Drive ``run_id`` to its end in this process (resuming it if it was interrupted).
+
+    Args:
+        on_event: called with each committed state change.
+        cancel_on_signals: SIGINT/SIGTERM cancel the run cleanly instead of killing us.
+    """
+    engine = Engine(podium.sessions, podium.settings, on_event=on_event)
+
+    async def drive() -> ResultState:
+        if cancel_on_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, engine.request_cancel)
+        return await engine.execute(run_id)
+
+    return asyncio.run(drive())
+
+
+def get_run(podium: Podium, run_id: int) -> dict[str, Any]:
+    """The run in the ``runs/get`` shape, with its tasks, attempts and task values."""
+    with podium.sessions() as session:
+        run = q.get_run(session, run_id)
+        return run_dict(run, q.get_task_runs(session, run_id), q.get_attempts(session, run_id),
+                        q.get_task_values(session, run_id))
+
+
+def list_runs(
+    podium: Podium, limit: int = 25, offset: int = 0, active_only: bool = False
+) -> dict[str, Any]:
+    """Runs newest first, in the ``runs/list`` shape."""
+    if not 1 <= limit <= 1000:
+        raise InvalidArgument(f"limit: must be between 1 and 1000, got {limit}")
+    with podium.sessions() as session:
+        rows = q.list_runs(session, limit=limit + 1, offset=offset, active_only=active_only)
+        return {"runs": [run_dict(r) for r in rows[:limit]], "has_more": len(rows) > limit}
+
+
+def cancel_run(podium: Podium, run_id: int) -> str:
+    """Ask for ``run_id`` to be canceled; returns what happened, in words.
+
+    The engine running it notices within a second, terminates the running processes and
+    records CANCELED / UPSTREAM_CANCELED. If no engine is running it (its process died),
+    the cancellation is carried out here.
+    """
+    now = utcnow()
+    with podium.sessions.begin() as session:
+        run = q.get_run(session, run_id)
+        if L(run.life_cycle_state) in TERMINAL:
+            return f"run {run_id} already finished ({run.result_state}); nothing to cancel"
+        if run.cancel_requested_at is None:
+            q.update_run(session, run_id, cancel_requested_at=now)
+        alive = engine_alive(run.engine_id, run.heartbeat_at, now)
+    if alive:
+        return f"cancel requested; the engine running run {run_id} is stopping it"
+    result = execute_run(podium, run_id)
+    return f"run {run_id} canceled ({result})"
+
+
+def repair_run(podium: Podium, run_id: int, task_keys: list[str] | None = None) -> list[str]:
+    """Reopen a finished run so the given (default: failed and canceled) tasks and
+    everything downstream of them run again; the successful ones keep their results.
+
+    Returns the task keys that will re-run; call ``execute_run`` to run them.
+
+    Raises:
+        Conflict: the run is still running, or there is nothing to repair.
+        InvalidArgument: a named task is not in the run.
+    """
+    now = utcnow()
+    with podium.sessions.begin() as session:
+        run = q.get_run(session, run_id)
+        if L(run.life_cycle_state) not in TERMINAL:
+            raise Conflict(f"run {run_id} is still {run.life_cycle_state}; repair it once it ends")
+        spec = JobSpec.model_validate_json(run.spec_json)
+        records = q.get_task_runs(session, run_id)
+        try:
+            keys = plan_repair(spec, {k: r.state for k, r in records.items()}, task_keys)
+        except ValueError as exc:
+            raise InvalidArgument(f"--task: {exc}") from None
+        if not keys:
+            raise Conflict(
+                f"run {run_id} has no failed or canceled tasks; name tasks to re-run with --task"
+            )
+        ordered = [t.task_key for t in spec.tasks if t.task_key in keys]
+        for key in ordered:
+            state = replace(records[key].state, life_cycle_state=L.BLOCKED, result_state=None,
+                            retries_used=0, retry_at=None, condition_outcome=None, message="")
+            q.save_task_run(session, run_id, state, ended_at=None)
+        q.clear_task_values(session, run_id, ordered)
+        repair_count = run.repair_count + 1
+        message = f"repair {repair_count}: re-running {', '.join(ordered)}"
+        q.update_run(
+            session, run_id, life_cycle_state=L.PENDING, result_state=None, state_message=message,
+            termination_code=None, termination_type=None, ended_at=None,
+            cancel_requested_at=None, repair_count=repair_count,
+        )
+        q.add_transition(session, run_id, None, None, L.PENDING, None, message, now)
+    return ordered
+
+
+def log_path(podium: Podium, run_id: int, task_key: str, attempt: int | None = None) -> Path:
+    """The log file of an attempt (default: the latest) of ``task_key`` in ``run_id``.
+
+    Raises:
+        NotFound: no such run, task or attempt.
+    """
+    with podium.sessions() as session:
+        run = q.get_run(session, run_id)
+        attempts = q.get_attempts(session, run_id, task_key)
+        if not attempts:
+            tasks = q.get_task_runs(session, run_id)
+            if task_key not in tasks:
+                close = difflib.get_close_matches(task_key, list(tasks), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise NotFound(f"run {run.run_id} has no task {task_key!r}{hint}")
+            raise NotFound(f"task {task_key!r} of run {run_id} has not started; it has no log yet")
+        if attempt is None:
+            return Path(attempts[-1].log_path)
+        for row in attempts:
+            if row.attempt_number == attempt:
+                return Path(row.log_path)
+        numbers = ", ".join(str(a.attempt_number) for a in attempts)
+        raise NotFound(f"task {task_key!r} has no attempt {attempt}; attempts: {numbers}")
+
+
+def attempt_running(podium: Podium, run_id: int, task_key: str) -> bool:
+    """Whether the latest attempt of ``task_key`` is still running (for ``logs --follow``)."""
+    with podium.sessions() as session:
+        run = q.get_run(session, run_id)
+        if L(run.life_cycle_state) in TERMINAL:
+            return False
+        state = q.get_task_runs(session, run_id).get(task_key)
+        if state is None:
+            raise NotFound(f"run {run_id} has no task {task_key!r}")
+        return state.state.life_cycle_state not in TERMINAL

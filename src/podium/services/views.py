@@ -1,0 +1,118 @@
+"""Runs rendered in the Jobs API 2.2 shapes (``runs/get``, ``runs/list``), shared by the
+API and by the CLI's ``--output json`` so scripts see one format."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from podium.core import LifeCycleState, ResultState, status_state, termination_for
+from podium.spec.models import JobSpec
+from podium.store import AttemptRow, RunRow
+from podium.store.runs import TaskRunRecord
+
+
+def millis(at: datetime | None) -> int:
+    """Epoch milliseconds, 0 for "not yet" as the Jobs API does."""
+    return int(at.timestamp() * 1000) if at else 0
+
+
+def state_dict(life: str, result: str | None, message: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"life_cycle_state": life, "state_message": message}
+    if result:
+        out["result_state"] = result
+        out["user_cancelled_or_timedout"] = result in ("CANCELED", "TIMEDOUT")
+    return out
+
+
+def status_dict(life: str, result: str | None, message: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"state": status_state(LifeCycleState(life)).value}
+    if life in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR"):
+        code, kind = termination_for(ResultState(result) if result else None)
+        out["termination_details"] = {"code": code.value, "type": kind.value, "message": message}
+    return out
+
+
+def run_dict(
+    run: RunRow,
+    tasks: dict[str, TaskRunRecord] | None = None,
+    attempts: list[AttemptRow] | None = None,
+    values: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One run as ``runs/get`` returns it; ``tasks`` only when task runs are given."""
+    params = json.loads(run.parameters_json)
+    out: dict[str, Any] = {
+        "job_id": run.job_id,
+        "run_id": run.run_id,
+        "run_name": run.run_name,
+        "number_in_job": run.run_id,
+        "state": state_dict(run.life_cycle_state, run.result_state, run.state_message),
+        "status": status_dict(run.life_cycle_state, run.result_state, run.state_message),
+        "start_time": millis(run.started_at or run.created_at),
+        "end_time": millis(run.ended_at),
+        "run_duration": _duration(run.started_at, run.ended_at),
+        "trigger": run.trigger,
+        "run_type": "JOB_RUN",
+        "repair_count": run.repair_count,
+        "job_parameters": [{"name": k, "value": v} for k, v in params.items()],
+    }
+    if run.termination_code:
+        out["status"]["termination_details"]["code"] = run.termination_code
+    if tasks is not None:
+        spec = JobSpec.model_validate_json(run.spec_json)
+        by_task: dict[str, list[AttemptRow]] = {}
+        for attempt in attempts or []:
+            by_task.setdefault(attempt.task_key, []).append(attempt)
+        out["tasks"] = [
+            _task_dict(spec, key, tasks[key], by_task.get(key, []), (values or {}).get(key, {}))
+            for key in (t.task_key for t in spec.tasks)
+        ]
+    return out
+
+
+def _task_dict(
+    spec: JobSpec,
+    key: str,
+    record: TaskRunRecord,
+    attempts: list[AttemptRow],
+    values: dict[str, Any],
+) -> dict[str, Any]:
+    task = spec.task(key)
+    state = record.state
+    life, result = state.life_cycle_state.value, state.result_state
+    out: dict[str, Any] = task.model_dump(mode="json", exclude_defaults=True)
+    latest = attempts[-1] if attempts else None
+    out.update({
+        "run_id": latest.attempt_id if latest else 0,
+        "attempt_number": latest.attempt_number if latest else 0,
+        "state": state_dict(life, result.value if result else None, state.message),
+        "status": status_dict(life, result.value if result else None, state.message),
+        "start_time": millis(record.started_at),
+        "end_time": millis(record.ended_at),
+        "execution_duration": _duration(record.started_at, record.ended_at),
+        "task_values": values,
+        "attempts": [_attempt_dict(a) for a in attempts],
+    })
+    if state.condition_outcome is not None:
+        out["condition_task"] = {**out.get("condition_task", {}),
+                                 "outcome": state.condition_outcome}
+    return out
+
+
+def _attempt_dict(a: AttemptRow) -> dict[str, Any]:
+    return {
+        "run_id": a.attempt_id,
+        "attempt_number": a.attempt_number,
+        "repair_count": a.repair_count,
+        "state": state_dict(a.life_cycle_state, a.result_state, a.state_message),
+        "start_time": millis(a.started_at),
+        "end_time": millis(a.ended_at),
+        "execution_duration": _duration(a.started_at, a.ended_at),
+        "exit_code": a.exit_code,
+        "log_path": a.log_path,
+    }
+
+
+def _duration(start: datetime | None, end: datetime | None) -> int:
+    return int((end - start).total_seconds() * 1000) if start and end else 0

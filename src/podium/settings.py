@@ -1,0 +1,134 @@
+"""Effective settings: defaults < $PODIUM_HOME/podium.toml < PODIUM_* environment variables.
+
+This is the only module that reads ``os.environ`` for configuration. Keys are flat
+(``database_url``) or sectioned (``[connections] warehouse = ...`` which the environment
+spells ``PODIUM_CONNECTIONS__WAREHOUSE``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from podium.errors import InvalidArgument
+
+ENV_PREFIX = "PODIUM_"
+_SECRET_WORDS = ("password", "token", "secret", "key")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Podium's effective settings.
+
+    Attributes:
+        home: folder holding the metadata database, logs and artifacts.
+        database_url: SQLAlchemy URL of the metadata database.
+        max_parallel_tasks: how many task attempts one engine runs at once.
+        cancel_grace_seconds: how long a canceled or timed-out process gets after
+            SIGTERM before SIGKILL.
+        extra: every other key read from podium.toml or the environment, by section.
+    """
+
+    home: Path
+    database_url: str
+    max_parallel_tasks: int
+    cancel_grace_seconds: float = 5.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as a dict with secret-looking values masked, for display."""
+        out: dict[str, Any] = {
+            "home": str(self.home),
+            "database_url": _mask_url(self.database_url),
+            "max_parallel_tasks": self.max_parallel_tasks,
+            "cancel_grace_seconds": self.cancel_grace_seconds,
+        }
+        for key, value in self.extra.items():
+            out[key] = _mask(key, value)
+        return out
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read the effective settings.
+
+    Args:
+        environ: the environment to read (default ``os.environ``).
+
+    Raises:
+        InvalidArgument: a value has the wrong type or podium.toml is not valid TOML.
+    """
+    env = dict(os.environ if environ is None else environ)
+    home = Path(env.get("PODIUM_HOME") or Path.home() / ".podium").expanduser()
+    values: dict[str, Any] = {}
+    toml_path = home / "podium.toml"
+    if toml_path.exists():
+        try:
+            values = tomllib.loads(toml_path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidArgument(f"{toml_path}: not valid TOML: {exc}") from exc
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or name == "PODIUM_HOME":
+            continue
+        key = name[len(ENV_PREFIX):].lower()
+        if "__" in key:
+            section, sub = key.split("__", 1)
+            values.setdefault(section, {})[sub] = raw
+        else:
+            values[key] = raw
+    database_url = str(values.pop("database_url", "") or f"sqlite:///{home / 'podium.db'}")
+    parallel = _int(values.pop("max_parallel_tasks", os.cpu_count() or 2), "max_parallel_tasks")
+    grace = _float(values.pop("cancel_grace_seconds", 5.0), "cancel_grace_seconds")
+    if parallel < 1:
+        raise InvalidArgument("max_parallel_tasks: must be at least 1")
+    return Settings(
+        home=home,
+        database_url=database_url,
+        max_parallel_tasks=parallel,
+        cancel_grace_seconds=grace,
+        extra=values,
+    )
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{name}: expected a whole number, got {value!r}") from None
+
+
+def _float(value: Any, name: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{name}: expected a number, got {value!r}") from None
+
+
+def _mask(key: str, value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(k, v) for k, v in value.items()}
+    if any(word in key.lower() for word in _SECRET_WORDS):
+        return "****"
+    if isinstance(value, str) and "://" in value:
+        return _mask_url(value)
+    return value
+
+
+def _mask_url(url: str) -> str:
+    """Hide the password of ``scheme://user:password@host/...``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:****@{host}" if ":" in creds else url

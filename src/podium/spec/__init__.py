@@ -1,0 +1,34 @@
+"""Job specs: pydantic models, loading from YAML / JSON / Python, and validation.
+
+Everything here is pure: no database, processes or clock.
+"""
+
+from __future__ import annotations
+
+from podium.spec.load import LoadedJob, load_job
+from podium.spec.models import (
+    TASK_TYPE_FIELDS,
+    ConditionOp,
+    JobParameter,
+    JobSpec,
+    RunIf,
+    Task,
+    TaskDependency,
+)
+from podium.spec.refs import Reference, iter_references
+from podium.spec.validate import parse_job
+
+__all__ = [
+    "TASK_TYPE_FIELDS",
+    "ConditionOp",
+    "JobParameter",
+    "JobSpec",
+    "LoadedJob",
+    "Reference",
+    "RunIf",
+    "Task",
+    "TaskDependency",
+    "iter_references",
+    "load_job",
+    "parse_job",
+]

@@ -1,0 +1,157 @@
+"""Pydantic models of a job spec, in the Databricks Jobs API 2.2 shape.
+
+Podium extensions (``shell_task``, ``python_function_task``, ``environment_variables``,
+``retry_backoff_multiplier``, ``max_retry_interval_millis``) follow the same naming style.
+Models forbid unknown fields; ``podium.spec.validate`` turns that into "did you mean".
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+TASK_KEY_PATTERN = r"^[A-Za-z0-9_\-]+$"
+
+
+class RunIf(StrEnum):
+    """When a task runs, given the outcomes of the tasks it depends on."""
+
+    ALL_SUCCESS = "ALL_SUCCESS"
+    AT_LEAST_ONE_SUCCESS = "AT_LEAST_ONE_SUCCESS"
+    NONE_FAILED = "NONE_FAILED"
+    ALL_DONE = "ALL_DONE"
+    AT_LEAST_ONE_FAILED = "AT_LEAST_ONE_FAILED"
+    ALL_FAILED = "ALL_FAILED"
+
+
+class ConditionOp(StrEnum):
+    EQUAL_TO = "EQUAL_TO"
+    NOT_EQUAL = "NOT_EQUAL"
+    GREATER_THAN = "GREATER_THAN"
+    GREATER_THAN_OR_EQUAL = "GREATER_THAN_OR_EQUAL"
+    LESS_THAN = "LESS_THAN"
+    LESS_THAN_OR_EQUAL = "LESS_THAN_OR_EQUAL"
+
+
+class SpecModel(BaseModel):
+    """Base of every spec model: unknown fields are errors, models are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TaskDependency(SpecModel):
+    task_key: str
+    outcome: Literal["true", "false"] | None = None
+
+
+class SparkPythonTask(SpecModel):
+    """Run a Python file with the job's interpreter (PySpark is not needed)."""
+
+    python_file: str = Field(min_length=1)
+    parameters: list[str] = []
+    source: Literal["WORKSPACE", "GIT"] | None = None
+
+
+class PythonFunctionTask(SpecModel):
+    """Podium extension: call ``module:callable`` in a worker process."""
+
+    function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+    parameters: list[Any] = []
+    named_parameters: dict[str, Any] = {}
+
+
+class ShellTask(SpecModel):
+    """Podium extension: run ``command`` (an argv list, never through a shell)."""
+
+    command: list[str] = Field(min_length=1)
+    cwd: str | None = None
+    env: dict[str, str] = {}
+
+
+class ConditionTask(SpecModel):
+    """Compare ``left`` and ``right``; dependents choose a branch by ``outcome``."""
+
+    op: ConditionOp
+    left: str
+    right: str
+
+
+# The task-type fields Podium runs today, and the runner that owns each.
+TASK_TYPE_FIELDS: tuple[str, ...] = (
+    "spark_python_task",
+    "python_function_task",
+    "shell_task",
+    "condition_task",
+)
+
+
+class Task(SpecModel):
+    task_key: str = Field(min_length=1, max_length=100, pattern=TASK_KEY_PATTERN)
+    description: str | None = None
+    depends_on: list[TaskDependency] = []
+    run_if: RunIf = RunIf.ALL_SUCCESS
+    max_retries: int = Field(default=0, ge=0, le=1000)
+    min_retry_interval_millis: int = Field(default=0, ge=0)
+    retry_on_timeout: bool = False
+    timeout_seconds: int = Field(default=0, ge=0)
+    disabled: bool = False
+    environment_variables: dict[str, str] = {}
+    retry_backoff_multiplier: float = Field(default=1.0, ge=1.0, le=100.0)
+    max_retry_interval_millis: int | None = Field(default=None, ge=0)
+
+    spark_python_task: SparkPythonTask | None = None
+    python_function_task: PythonFunctionTask | None = None
+    shell_task: ShellTask | None = None
+    condition_task: ConditionTask | None = None
+
+    @property
+    def task_type(self) -> str:
+        """The name of the one task-type field that is set (validation guarantees one)."""
+        for name in TASK_TYPE_FIELDS:
+            if getattr(self, name) is not None:
+                return name
+        raise ValueError(f"task {self.task_key!r} has no task type")
+
+    @property
+    def upstream_keys(self) -> list[str]:
+        return [d.task_key for d in self.depends_on]
+
+
+class JobParameter(SpecModel):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z_][\w\-.]*$")
+    default: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_as_text(cls, data: Any) -> Any:
+        # Databricks stores parameter defaults as strings; accept YAML numbers and bools.
+        if isinstance(data, dict) and isinstance(data.get("default"), int | float | bool):
+            value = data["default"]
+            data = {
+                **data,
+                "default": str(value).lower() if isinstance(value, bool) else str(value),
+            }
+        return data
+
+
+class JobSpec(SpecModel):
+    name: str = Field(min_length=1, max_length=4096)
+    description: str | None = None
+    tasks: list[Task] = Field(min_length=1)
+    parameters: list[JobParameter] = []
+    timeout_seconds: int = Field(default=0, ge=0)
+    tags: dict[str, str] = {}
+    max_concurrent_runs: int = Field(default=1, ge=1, le=1000)
+
+    _by_key: dict[str, Task] = PrivateAttr(default_factory=dict)
+
+    def task(self, task_key: str) -> Task:
+        """The task called ``task_key`` (KeyError if none)."""
+        if not self._by_key:
+            self._by_key.update((t.task_key, t) for t in self.tasks)
+        return self._by_key[task_key]
+
+    def parameter_defaults(self) -> dict[str, str]:
+        return {p.name: p.default for p in self.parameters}

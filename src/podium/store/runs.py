@@ -1,0 +1,229 @@
+"""Queries for the run aggregate: runs, their task runs, attempts, values and transitions.
+
+Every function takes the caller's ``session``; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from podium.core.plan import TaskRunState
+from podium.core.states import LifeCycleState, ResultState
+from podium.errors import NotFound
+from podium.store.tables import AttemptRow, RunRow, TaskRunRow, TaskValueRow, TransitionRow
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRunRecord:
+    """A task run as stored, with the times the engine's state does not carry."""
+
+    state: TaskRunState
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
+def insert_run(
+    session: Session,
+    *,
+    job_id: int,
+    run_name: str,
+    spec_json: str,
+    source_dir: str,
+    parameters: dict[str, str],
+    task_keys: list[str],
+    now: datetime,
+    trigger: str = "ONE_TIME",
+) -> int:
+    """Record a new PENDING run with one BLOCKED task run per task; returns its run_id."""
+    run = RunRow(
+        job_id=job_id, run_name=run_name, spec_json=spec_json, source_dir=source_dir,
+        parameters_json=json.dumps(parameters), trigger=trigger,
+        life_cycle_state=LifeCycleState.PENDING, state_message="", created_at=now,
+        repair_count=0,
+    )
+    session.add(run)
+    session.flush()
+    session.execute(insert(TaskRunRow), [
+        {"run_id": run.run_id, "task_key": key, "life_cycle_state": LifeCycleState.BLOCKED,
+         "state_message": "", "attempt_count": 0, "retries_used": 0}
+        for key in task_keys
+    ])
+    add_transition(session, run.run_id, None, None, LifeCycleState.PENDING, None, "created", now)
+    return run.run_id
+
+
+def get_run(session: Session, run_id: int) -> RunRow:
+    """The run row, or NotFound."""
+    row = session.get(RunRow, run_id)
+    if row is None:
+        raise NotFound(f"no run {run_id}; `podium runs list` shows the runs")
+    return row
+
+
+def list_runs(
+    session: Session,
+    *,
+    limit: int = 25,
+    offset: int = 0,
+    job_id: int | None = None,
+    active_only: bool = False,
+) -> list[RunRow]:
+    """Runs, newest first."""
+    query = select(RunRow).order_by(RunRow.run_id.desc()).limit(limit).offset(offset)
+    if job_id is not None:
+        query = query.where(RunRow.job_id == job_id)
+    if active_only:
+        query = query.where(RunRow.ended_at.is_(None))
+    return list(session.scalars(query))
+
+
+def count_runs(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(RunRow)) or 0
+
+
+def update_run(session: Session, run_id: int, **fields: Any) -> None:
+    session.execute(update(RunRow).where(RunRow.run_id == run_id).values(**fields))
+
+
+def get_task_runs(session: Session, run_id: int) -> dict[str, TaskRunRecord]:
+    """The run's task runs by task key."""
+    rows = session.scalars(select(TaskRunRow).where(TaskRunRow.run_id == run_id))
+    return {
+        r.task_key: TaskRunRecord(
+            TaskRunState(
+                task_key=r.task_key,
+                life_cycle_state=LifeCycleState(r.life_cycle_state),
+                result_state=ResultState(r.result_state) if r.result_state else None,
+                attempt_count=r.attempt_count,
+                retries_used=r.retries_used,
+                retry_at=r.retry_at,
+                condition_outcome=r.condition_outcome,
+                message=r.state_message,
+            ),
+            r.started_at,
+            r.ended_at,
+        )
+        for r in rows
+    }
+
+
+def save_task_run(session: Session, run_id: int, state: TaskRunState, **times: Any) -> None:
+    """Store ``state`` (and any of ``started_at``/``ended_at`` given) for one task run."""
+    session.execute(
+        update(TaskRunRow)
+        .where(TaskRunRow.run_id == run_id, TaskRunRow.task_key == state.task_key)
+        .values(
+            life_cycle_state=state.life_cycle_state,
+            result_state=state.result_state,
+            state_message=state.message,
+            attempt_count=state.attempt_count,
+            retries_used=state.retries_used,
+            retry_at=state.retry_at,
+            condition_outcome=state.condition_outcome,
+            **times,
+        )
+    )
+
+
+def insert_attempt(
+    session: Session,
+    *,
+    run_id: int,
+    task_key: str,
+    attempt_number: int,
+    repair_count: int,
+    log_path: str,
+    now: datetime,
+) -> int:
+    """Record a RUNNING attempt; returns its attempt_id (the task's run_id in the API)."""
+    result = session.execute(
+        insert(AttemptRow).values(
+            run_id=run_id, task_key=task_key, attempt_number=attempt_number,
+            repair_count=repair_count, life_cycle_state=LifeCycleState.RUNNING,
+            state_message="", started_at=now, log_path=log_path,
+        ).returning(AttemptRow.attempt_id)
+    )
+    return int(result.scalar_one())
+
+
+def finish_attempt(
+    session: Session,
+    attempt_id: int,
+    *,
+    life_cycle_state: LifeCycleState,
+    result_state: ResultState | None,
+    message: str,
+    exit_code: int | None,
+    now: datetime,
+) -> None:
+    session.execute(
+        update(AttemptRow).where(AttemptRow.attempt_id == attempt_id).values(
+            life_cycle_state=life_cycle_state, result_state=result_state,
+            state_message=message, exit_code=exit_code, ended_at=now,
+        )
+    )
+
+
+def get_attempts(
+    session: Session, run_id: int, task_key: str | None = None, running_only: bool = False
+) -> list[AttemptRow]:
+    """The run's attempts in the order they started."""
+    query = select(AttemptRow).where(AttemptRow.run_id == run_id).order_by(AttemptRow.attempt_id)
+    if task_key is not None:
+        query = query.where(AttemptRow.task_key == task_key)
+    if running_only:
+        query = query.where(AttemptRow.life_cycle_state == LifeCycleState.RUNNING)
+    return list(session.scalars(query))
+
+
+def put_task_values(session: Session, run_id: int, task_key: str, values: dict[str, Any]) -> None:
+    """Replace the values ``task_key`` set in this run by ``values``."""
+    clear_task_values(session, run_id, [task_key])
+    if values:
+        session.execute(insert(TaskValueRow), [
+            {"run_id": run_id, "task_key": task_key, "key": k, "value_json": json.dumps(v)}
+            for k, v in values.items()
+        ])
+
+
+def clear_task_values(session: Session, run_id: int, task_keys: list[str]) -> None:
+    session.execute(
+        delete(TaskValueRow).where(
+            TaskValueRow.run_id == run_id, TaskValueRow.task_key.in_(task_keys)
+        )
+    )
+
+
+def get_task_values(session: Session, run_id: int) -> dict[str, dict[str, Any]]:
+    """Every task value set in the run: {task_key: {key: value}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in session.scalars(select(TaskValueRow).where(TaskValueRow.run_id == run_id)):
+        out.setdefault(row.task_key, {})[row.key] = json.loads(row.value_json)
+    return out
+
+
+def add_transition(
+    session: Session,
+    run_id: int,
+    task_key: str | None,
+    attempt_number: int | None,
+    life_cycle_state: LifeCycleState,
+    result_state: ResultState | None,
+    message: str,
+    now: datetime,
+) -> None:
+    session.execute(insert(TransitionRow).values(
+        run_id=run_id, task_key=task_key, attempt_number=attempt_number,
+        life_cycle_state=life_cycle_state, result_state=result_state, message=message, at=now,
+    ))
+
+
+def get_transitions(session: Session, run_id: int) -> list[TransitionRow]:
+    query = select(TransitionRow).where(TransitionRow.run_id == run_id).order_by(TransitionRow.id)
+    return list(session.scalars(query))

@@ -1,0 +1,128 @@
+"""The metadata tables (data only). Datetimes are stored as UTC and read back UTC-aware."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+
+    job_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(4096), index=True)
+    spec_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.job_id"), index=True)
+    run_name: Mapped[str] = mapped_column(String(4096))
+    spec_json: Mapped[str] = mapped_column(Text)  # the spec as it was when the run started
+    source_dir: Mapped[str] = mapped_column(Text)  # relative task paths resolve against it
+    parameters_json: Mapped[str] = mapped_column(Text)
+    trigger: Mapped[str] = mapped_column(String(32))
+    life_cycle_state: Mapped[str] = mapped_column(String(32), index=True)
+    result_state: Mapped[str | None] = mapped_column(String(40))
+    state_message: Mapped[str] = mapped_column(Text, default="")
+    termination_code: Mapped[str | None] = mapped_column(String(40))
+    termination_type: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    repair_count: Mapped[int] = mapped_column(Integer, default=0)
+    engine_id: Mapped[str | None] = mapped_column(String(64))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TaskRunRow(Base):
+    __tablename__ = "task_runs"
+    __table_args__ = (Index("ix_task_runs_run_task", "run_id", "task_key", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"))
+    task_key: Mapped[str] = mapped_column(String(100))
+    life_cycle_state: Mapped[str] = mapped_column(String(32))
+    result_state: Mapped[str | None] = mapped_column(String(40))
+    state_message: Mapped[str] = mapped_column(Text, default="")
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    retries_used: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    condition_outcome: Mapped[str | None] = mapped_column(String(5))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AttemptRow(Base):
+    __tablename__ = "attempts"
+    __table_args__ = (Index("ix_attempts_run_task", "run_id", "task_key", "attempt_number"),)
+
+    attempt_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"))
+    task_key: Mapped[str] = mapped_column(String(100))
+    attempt_number: Mapped[int] = mapped_column(Integer)  # 0 for the first, as Databricks
+    repair_count: Mapped[int] = mapped_column(Integer, default=0)
+    life_cycle_state: Mapped[str] = mapped_column(String(32))
+    result_state: Mapped[str | None] = mapped_column(String(40))
+    state_message: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    log_path: Mapped[str] = mapped_column(Text)
+
+
+class TaskValueRow(Base):
+    __tablename__ = "task_values"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    task_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value_json: Mapped[str] = mapped_column(Text)
+
+
+class TransitionRow(Base):
+    """Every state change of a run, task run or attempt, in order: the audit trail."""
+
+    __tablename__ = "transitions"
+    __table_args__ = (Index("ix_transitions_run", "run_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"))
+    task_key: Mapped[str | None] = mapped_column(String(100))
+    attempt_number: Mapped[int | None] = mapped_column(Integer)
+    life_cycle_state: Mapped[str] = mapped_column(String(32))
+    result_state: Mapped[str | None] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
