@@ -48,7 +48,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def podium(home: Path) -> Iterator[Podium]:
     """Podium on SQLite in a fresh home."""
-    p = open_podium(settings_for(home, PODIUM_MAX_PARALLEL_TASKS="2", PODIUM_CANCEL_GRACE_SECONDS="2"))
+    p = open_podium(
+        settings_for(home, PODIUM_MAX_PARALLEL_TASKS="2", PODIUM_CANCEL_GRACE_SECONDS="2")
+    )
     yield p
     p.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -104,22 +105,29 @@ def print_run(console: Console, run: dict[str, Any]) -> None:
     if params:
         console.print(f"  parameters: {params}")
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("task", "state", "attempts", "duration", "task values", "log"):
+    for column in ("task", "state", "attempts", "duration", "task values"):
         table.add_column(column, overflow="fold")
     for task in run.get("tasks", []):
         values = json.dumps(task["task_values"]) if task["task_values"] else ""
-        log = task["attempts"][-1]["log_path"] if task["attempts"] else ""
         table.add_row(
             task["task_key"],
             state_text(task["state"]["life_cycle_state"], task["state"].get("result_state")),
             str(len(task["attempts"])), seconds(task["execution_duration"]),
-            values[:60] + ("…" if len(values) > 60 else ""), log,
+            values[:60] + ("…" if len(values) > 60 else ""),
         )
     console.print(table)
     for task in run.get("tasks", []):
         message = task["state"].get("state_message")
         if message and task["state"].get("result_state") in ("FAILED", "TIMEDOUT"):
-            console.print(f"[red]{task['task_key']}[/red]: {message}")
+            log = task["attempts"][-1]["log_path"] if task["attempts"] else ""
+            console.print(f"[red]{task['task_key']}[/red]: {message}", highlight=False)
+            if log:
+                console.print(f"  log: {log}", style="dim", highlight=False)
+    logs = [t["attempts"][-1]["log_path"] for t in run.get("tasks", []) if t["attempts"]]
+    if logs:
+        folder = str(Path(logs[0]).parent.parent)
+        console.print(f"logs: {folder}/<task>/attempt-<n>.log  (podium runs logs "
+                      f"{run['run_id']} TASK_KEY)", style="dim", highlight=False)
 
 
 def print_runs(console: Console, runs: list[dict[str, Any]]) -> None:
