@@ -218,12 +218,13 @@ class _RunDriver:
                     self._recover_lost(session, attempt.task_key, attempt.attempt_number,
                                        attempt.attempt_id, now)
             self.canceling = self.canceled_by_user = row.cancel_requested_at is not None
+            previous = row.life_cycle_state
             q.update_run(
                 session, self.run_id,
                 life_cycle_state=L.TERMINATING if self.canceling else L.RUNNING,
                 started_at=self.started_at, engine_id=self.engine.engine_id, heartbeat_at=now,
             )
-            if row.life_cycle_state != L.RUNNING:
+            if previous != L.RUNNING:
                 self._transition(session, None, None, L.RUNNING, None, "started", now)
         self._emit()
         return None
