@@ -1,0 +1,93 @@
+"""The metadata store on SQLite and PostgreSQL: migrations, WAL, concurrent start-up."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+import podium.store
+from podium.services import Podium
+from podium.store import HEAD_REVISION, current_revision, make_engine, upgrade
+from podium.store import runs as q
+from podium.store.tables import Base
+from tests.integration.helpers import PODIUM
+
+
+def test_head_revision_constant_matches_the_migrations() -> None:
+    config = Config()
+    config.set_main_option(
+        "script_location", str(Path(podium.store.__file__).parent / "migrations")
+    )
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+
+
+def test_migrations_create_exactly_the_declared_tables(any_podium: Podium) -> None:
+    assert current_revision(any_podium.db) == HEAD_REVISION
+    inspector = inspect(any_podium.db)
+    for table in Base.metadata.sorted_tables:
+        declared = {c.name for c in table.columns}
+        assert {c["name"] for c in inspector.get_columns(table.name)} == declared
+    upgrade(any_podium.db)  # a second upgrade is a no-op
+    assert current_revision(any_podium.db) == HEAD_REVISION
+
+
+def test_sqlite_uses_wal(podium: Podium) -> None:
+    with podium.db.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_datetimes_come_back_utc_aware(any_podium: Podium) -> None:
+    now = datetime(2026, 3, 29, 1, 30, 15, 123000, tzinfo=UTC)
+    with any_podium.sessions.begin() as session:
+        from podium.store import jobs
+
+        job_id = jobs.save_job_by_name(session, "j", "{}", now)
+        run_id = q.insert_run(
+            session,
+            job_id=job_id,
+            run_name="j",
+            spec_json="{}",
+            source_dir="/",
+            parameters={},
+            task_keys=["a"],
+            now=now,
+        )
+    with any_podium.sessions() as session:
+        assert q.get_run(session, run_id).created_at == now
+
+
+def test_naive_datetimes_are_refused(podium: Podium) -> None:
+    from sqlalchemy.exc import StatementError
+
+    with pytest.raises(StatementError, match="naive datetime"), podium.sessions.begin() as s:
+        from podium.store import jobs
+
+        jobs.save_job_by_name(s, "j", "{}", datetime(2026, 1, 1))  # noqa: DTZ001
+
+
+def test_processes_starting_together_on_a_fresh_home_all_succeed(tmp_path: Path) -> None:
+    env = {"PODIUM_HOME": str(tmp_path / "fresh"), "PATH": "/usr/bin:/bin"}
+    procs = [
+        subprocess.Popen(
+            [*PODIUM, "runs", "list"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert "no runs yet" in out
+    engine = make_engine(f"sqlite:///{tmp_path / 'fresh' / 'podium.db'}")
+    assert current_revision(engine) == HEAD_REVISION
+    engine.dispose()
