@@ -69,7 +69,7 @@ def test_naive_datetimes_are_refused(podium: Podium) -> None:
     with pytest.raises(StatementError, match="naive datetime"), podium.sessions.begin() as s:
         from podium.store import jobs
 
-        jobs.save_job_by_name(s, "j", "{}", datetime(2026, 1, 1))  # noqa: DTZ001
+        jobs.save_job_by_name(s, "j", "{}", datetime(2026, 1, 1))
 
 
 def test_processes_starting_together_on_a_fresh_home_all_succeed(tmp_path: Path) -> None:
