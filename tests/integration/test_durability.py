@@ -220,3 +220,22 @@ def test_repair_reruns_failed_tasks_and_downstream_only(podium: Podium, tmp_path
     assert cli.returncode == 0, cli.stderr
     assert (tmp_path / "fragile.count").read_text().split() == ["ran"] * 3
     assert get_run(podium, run_id)["repair_count"] == 2
+
+
+def test_ctrl_c_cancels_the_run_cleanly(podium: Podium, tmp_path: Path) -> None:
+    spec = write_spec(
+        tmp_path, [{"task_key": "hang", "shell_task": sh("echo $$ > pid; sleep 120")}]
+    )
+    proc = podium_cli("run", str(spec))
+    try:
+        wait_for(lambda: (tmp_path / "pid").exists(), what="hang to start")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 1
+    finally:
+        kill(proc)
+    run_id = latest_run(podium)
+    assert run_id is not None
+    run = get_run(podium, run_id)
+    assert run["state"]["result_state"] == "CANCELED"
+    assert results(run) == {"hang": "CANCELED"}
+    assert not pid_alive(int((tmp_path / "pid").read_text()))
