@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +28,9 @@ def evaluate_condition(op: ConditionOp, left: str, right: str) -> bool:
 
 
 def _number(text: str) -> float | None:
+    """``text`` as a finite number, else None ("nan" and "inf" stay text)."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         return None
+    return value if math.isfinite(value) else None

@@ -16,7 +16,7 @@ def topological_order(deps: Mapping[str, Iterable[str]]) -> list[str]:
     try:
         return list(sorter.static_order())
     except graphlib.CycleError as exc:
-        cycle = list(reversed(exc.args[1]))
+        cycle = exc.args[1]  # in run order: each task runs before the next
         raise ValueError("cycle " + " -> ".join(cycle)) from None
 
 

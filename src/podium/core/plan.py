@@ -145,7 +145,9 @@ def dependency_verdict(
             outcomes.append("failed")
         elif result in CANCELED:
             outcomes.append("canceled")
-        elif result in SUCCEEDED and (dep.outcome is None or dep.outcome == up.condition_outcome):
+        elif result is R.DISABLED or (
+            result in SUCCEEDED and (dep.outcome is None or dep.outcome == up.condition_outcome)
+        ):
             outcomes.append("success")
         else:
             outcomes.append("excluded")

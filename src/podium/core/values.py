@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from podium.core.plan import TaskRunState
 from podium.spec.refs import iter_references
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _START_TIME_PARTS: dict[str, Callable[[datetime], Any]] = {
     "iso_date": lambda t: t.date().isoformat(),
     "iso_datetime": lambda t: t.isoformat(),
@@ -21,7 +22,7 @@ _START_TIME_PARTS: dict[str, Callable[[datetime], Any]] = {
     "hour": lambda t: t.hour,
     "minute": lambda t: t.minute,
     "second": lambda t: t.second,
-    "timestamp_ms": lambda t: int(t.timestamp() * 1000),
+    "timestamp_ms": lambda t: (t - _EPOCH) // timedelta(milliseconds=1),
     "iso_weekday": lambda t: t.isoweekday(),
     "is_weekday": lambda t: t.isoweekday() <= 5,
 }
