@@ -1,0 +1,43 @@
+"""The benchmarks still run: each workload scaled down, figures present, no timings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_workload(*args: str) -> dict[str, object]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.workload", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "tasks"),
+    [("chain-100", 5, 5), ("fanout-1000", 10, 12), ("proc-100", 4, 4), ("fanout-10000", 6, 8)],
+)
+def test_workload_runs_and_reports(name: str, size: int, tasks: int) -> None:
+    out = run_workload(name, "--size", str(size))
+    assert out["result"] == "SUCCESS"
+    assert out["tasks"] == tasks
+    for figure in ("wall_s", "bare_s", "engine_cpu_s", "cpu_ms_per_task", "peak_rss_mb"):
+        value = out[figure]
+        assert isinstance(value, float) and value > 0, (figure, value)
+
+
+def test_report_renders_every_figure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+    from bench.report import line, table
+
+    out = run_workload("chain-100", "--size", "3")
+    assert line(out).startswith("chain-100: 3 tasks SUCCESS")
+    assert table([out]).row_count == 1
