@@ -4,9 +4,11 @@ and how the run ends. Pure: the caller passes the current states and ``now``."""
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections import ChainMap
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import cast
 
 from podium.core.dag import Graph, leaves
 from podium.core.states import (
@@ -77,7 +79,8 @@ def advance(
         graph: the precomputed graph of ``spec``.
     """
     graph = graph or Graph({t.task_key: t.upstream_keys for t in spec.tasks})
-    work = dict(tasks)
+    # This call's changes over ``tasks``; a ChainMap writes only to its first map.
+    work = ChainMap({}, cast("MutableMapping[str, TaskRunState]", tasks))
     todo = [(graph.position[k], k) for k in (graph.order if candidates is None else candidates)]
     heapq.heapify(todo)
     seen: set[str] = set()

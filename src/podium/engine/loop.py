@@ -177,6 +177,7 @@ class _RunDriver:
                 self._decide(session, now)
                 starts, again = self._start_ready(session, now)
                 result = None if (self.inflight or starts or again) else self._finish(session, now)
+                self._flush(session)
             self._emit()
             for request, info in starts:
                 task = asyncio.ensure_future(self.engine.executor.run(request))
@@ -202,7 +203,17 @@ class _RunDriver:
             self.source_dir = Path(row.source_dir)
             self.parameters: dict[str, str] = json.loads(row.parameters_json)
             self.started_at = row.started_at or now
-            self.states = {k: r.state for k, r in q.get_task_runs(session, self.run_id).items()}
+            records = q.get_task_runs(session, self.run_id)
+            self.states = {k: r.state for k, r in records.items()}
+            self.times = {k: (r.started_at, r.ended_at) for k, r in records.items()}
+            self.dirty: set[str] = set()  # task runs to write at the end of the step
+            self.trail: list[dict[str, Any]] = []  # transitions to write likewise
+            # How many upstream tasks each task still waits for: a task is looked at
+            # only when its count reaches zero, so a wide fan-in costs O(edges) in all.
+            self.remaining = {
+                k: sum(1 for u in self.graph.upstream[k] if not self.states[u].is_terminal)
+                for k in self.states
+            }
             self.ready: list[tuple[int, str]] = []  # heap of PENDING tasks by graph position
             self.waiting = {k for k, st in self.states.items()
                             if st.life_cycle_state is L.WAITING_FOR_RETRY}
@@ -211,6 +222,9 @@ class _RunDriver:
                 if st.life_cycle_state is L.PENDING:
                     heapq.heappush(self.ready, (self.graph.position[key], key))
             self.values = q.get_task_values(session, self.run_id)
+            self.has_refs: dict[str, bool] = {}
+            self.artifacts = paths.artifacts_dir(self.home, self.run_id)
+            self.artifacts.mkdir(parents=True, exist_ok=True)
             self.task_run_ids: dict[str, int] = {}
             for attempt in q.get_attempts(session, self.run_id):
                 self.task_run_ids[attempt.task_key] = attempt.attempt_id
@@ -226,6 +240,7 @@ class _RunDriver:
             )
             if previous != L.RUNNING:
                 self._transition(session, None, None, L.RUNNING, None, "started", now)
+            self._flush(session)
         self._emit()
         return None
 
@@ -335,25 +350,30 @@ class _RunDriver:
     def _start_attempt(
         self, session: Session, task: Task, now: datetime
     ) -> tuple[AttemptRequest, tuple[str, int, int]] | None:
+        """Record a new attempt of ``task`` and describe its process; None when its
+        references cannot be resolved (the task then fails without a process)."""
         key = task.task_key
         state = self.states[key]
         number = state.attempt_count
-        try:
-            resolved = Task.model_validate(resolve_obj(task.model_dump(), self._context(key)))
-            runner = RUNNERS[resolved.task_type]
-            process = runner(resolved, RunnerContext(sys.executable, self.source_dir))
-        except UnresolvedReference as exc:
-            self._set(session, replace(state, life_cycle_state=L.TERMINATED,
-                                       result_state=R.FAILED, message=str(exc)), now, ended=True)
-            return None
         log = paths.log_path(self.home, self.run_id, key, number)
         attempt_id = q.insert_attempt(session, run_id=self.run_id, task_key=key,
                                       attempt_number=number, repair_count=self.repair_count,
                                       log_path=str(log), now=now)
         self.task_run_ids[key] = attempt_id
+        try:
+            resolved = self._resolve(task, attempt_id)
+        except UnresolvedReference as exc:
+            q.finish_attempt(session, attempt_id, life_cycle_state=L.TERMINATED,
+                             result_state=R.FAILED, message=str(exc), exit_code=None, now=now)
+            self._set(session, replace(state, life_cycle_state=L.TERMINATED, result_state=R.FAILED,
+                                       attempt_count=number + 1, message=str(exc)),
+                      now, attempt=number, started=number == 0)
+            return None
+        runner = RUNNERS[resolved.task_type]
+        process = runner(resolved, RunnerContext(sys.executable, self.source_dir))
         self._set(session, replace(state, life_cycle_state=L.RUNNING, attempt_count=number + 1,
                                    retry_at=None, message=""), now, attempt=number,
-                  started=state.attempt_count == 0)
+                  started=number == 0)
         request = AttemptRequest(
             attempt_id=attempt_id, process=process, log_path=log,
             work_dir=paths.work_dir(self.home, self.run_id, key, number),
@@ -361,25 +381,32 @@ class _RunDriver:
         )
         return request, (key, attempt_id, number)
 
+    def _resolve(self, task: Task, attempt_id: int) -> Task:
+        """``task`` with its ``{{...}}`` references replaced by their values now."""
+        if task.task_key not in self.has_refs:
+            self.has_refs[task.task_key] = "{{" in task.model_dump_json()
+        if not self.has_refs[task.task_key]:
+            return task
+        data = resolve_obj(task.model_dump(), self._context(task.task_key, attempt_id))
+        return Task.model_validate(data)
+
     def _task_env(self, task: Task, number: int) -> dict[str, str]:
-        work = paths.work_dir(self.home, self.run_id, task.task_key, number)
-        work.mkdir(parents=True, exist_ok=True)
-        artifacts = paths.artifacts_dir(self.home, self.run_id)
-        artifacts.mkdir(parents=True, exist_ok=True)
         values_in = ""
         if self.values:
+            work = paths.work_dir(self.home, self.run_id, task.task_key, number)
+            work.mkdir(parents=True, exist_ok=True)
             values_in = str(work / "values_in.json")
             Path(values_in).write_text(json.dumps(self.values))
         return {
             **task.environment_variables,
             "PODIUM_RUN_ID": str(self.run_id), "PODIUM_JOB_ID": str(self.job_id),
             "PODIUM_TASK_KEY": task.task_key, "PODIUM_ATTEMPT_NUMBER": str(number),
-            "PODIUM_ARTIFACTS_DIR": str(artifacts), VALUES_IN_ENV: values_in,
+            "PODIUM_ARTIFACTS_DIR": str(self.artifacts), VALUES_IN_ENV: values_in,
         }
 
     async def _wait(self, now: datetime) -> list[Outcome]:
         timeout = self.engine.poll_seconds
-        wake = next_wakeup(self.states)
+        wake = next_wakeup({k: self.states[k] for k in self.waiting})
         if wake is not None:
             timeout = min(timeout, max(0.0, (wake - now).total_seconds()))
         if self.spec.timeout_seconds and not self.canceling:
@@ -451,22 +478,28 @@ class _RunDriver:
         ended: bool = False,
         attempt_result: ResultState | None = None,
     ) -> None:
+        """Change a task's state in memory; ``_flush`` writes it with the step."""
         key = state.task_key
+        was_terminal = self.states[key].is_terminal
         self.states[key] = state
         self.waiting.discard(key)
         if state.life_cycle_state is L.PENDING:
             heapq.heappush(self.ready, (self.graph.position[key], key))
         elif state.life_cycle_state is L.WAITING_FOR_RETRY:
             self.waiting.add(key)
-        elif state.life_cycle_state in TERMINAL and self.look_at is not None:
-            self.look_at.update(self.graph.children[key])
-        times: dict[str, Any] = {}
+        elif state.is_terminal and not was_terminal:
+            for child in self.graph.children[key]:
+                self.remaining[child] -= 1
+                if self.remaining[child] == 0 and self.look_at is not None:
+                    self.look_at.add(child)
+        started_at, ended_at = self.times[key]
         if started:
-            times["started_at"] = now
-        if ended or state.life_cycle_state in TERMINAL:
-            times["ended_at"] = now
-        q.save_task_run(session, self.run_id, state, **times)
-        self._transition(session, state.task_key, attempt, state.life_cycle_state,
+            started_at = now
+        if ended or state.is_terminal:
+            ended_at = now
+        self.times[key] = (started_at, ended_at)
+        self.dirty.add(key)
+        self._transition(session, key, attempt, state.life_cycle_state,
                          state.result_state or attempt_result, state.message, now)
 
     def _transition(
@@ -479,8 +512,17 @@ class _RunDriver:
         message: str,
         now: datetime,
     ) -> None:
-        q.add_transition(session, self.run_id, key, attempt, life, result, message, now)
+        self.trail.append(q.transition_row(self.run_id, key, attempt, life, result, message, now))
         self.events.append(RunEvent(self.run_id, key, life, result, attempt, message))
+
+    def _flush(self, session: Session) -> None:
+        """Write the step's task-run changes and transitions: two statements per step."""
+        q.save_task_runs(session, self.run_id, [
+            q.TaskRunRecord(self.states[k], *self.times[k]) for k in sorted(self.dirty)
+        ])
+        q.add_transitions(session, self.trail)
+        self.dirty.clear()
+        self.trail = []
 
     def _emit(self) -> None:
         events, self.events = self.events, []

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,20 +29,21 @@ class LocalExecutor:
 
     def __init__(self, grace_seconds: float = 5.0) -> None:
         self.grace_seconds = grace_seconds
-        self._procs: dict[int, asyncio.subprocess.Process] = {}
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._reasons: dict[int, ResultState] = {}
+        self._made_dirs: set[Path] = set()
 
     async def run(self, request: AttemptRequest) -> Outcome:
         started = time.monotonic()
-        request.work_dir.mkdir(parents=True, exist_ok=True)
-        request.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._mkdir(request.work_dir)
+        self._mkdir(request.log_path.parent)
         values_out = request.work_dir / "values_out.jsonl"
         env = _environment(request, values_out)
         with open(request.log_path, "ab") as log:
             try:
-                proc = await asyncio.create_subprocess_exec(
-                    *request.process.argv, cwd=request.process.cwd, env=env,
-                    stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT,
+                proc = subprocess.Popen(
+                    request.process.argv, cwd=request.process.cwd, env=env,
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
             except OSError as exc:
@@ -58,14 +60,14 @@ class LocalExecutor:
         reason = self._reasons.pop(request.attempt_id, None)
         return _outcome(request, exit_code, reason, values_out, time.monotonic() - started)
 
-    async def _wait(self, request: AttemptRequest, proc: asyncio.subprocess.Process) -> int:
-        if request.timeout_seconds <= 0:
-            return await proc.wait()
-        try:
-            return await asyncio.wait_for(asyncio.shield(proc.wait()), request.timeout_seconds)
-        except TimeoutError:
-            self.terminate(request.attempt_id, ResultState.TIMEDOUT)
-            return await proc.wait()
+    async def _wait(self, request: AttemptRequest, proc: subprocess.Popen[bytes]) -> int:
+        exited = asyncio.ensure_future(_exit_of(proc))
+        if request.timeout_seconds > 0:
+            try:
+                return await asyncio.wait_for(asyncio.shield(exited), request.timeout_seconds)
+            except TimeoutError:
+                self.terminate(request.attempt_id, ResultState.TIMEDOUT)
+        return await exited
 
     def terminate(self, attempt_id: int, reason: ResultState) -> None:
         proc = self._procs.get(attempt_id)
@@ -73,9 +75,28 @@ class LocalExecutor:
             return
         self._reasons.setdefault(attempt_id, reason)
         _kill_group(proc.pid, signal.SIGTERM)
-        asyncio.get_running_loop().call_later(
-            self.grace_seconds, _kill_if_running, proc
-        )
+        asyncio.get_running_loop().call_later(self.grace_seconds, _kill_if_running, proc)
+
+    def _mkdir(self, path: Path) -> None:
+        if path not in self._made_dirs:
+            path.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(path)
+
+
+async def _exit_of(proc: subprocess.Popen[bytes]) -> int:
+    """Wait for ``proc`` without a thread: a pidfd becomes readable when it exits."""
+    if not hasattr(os, "pidfd_open"):  # not Linux: a thread per wait
+        return await asyncio.to_thread(proc.wait)
+    loop = asyncio.get_running_loop()
+    exited = loop.create_future()
+    fd = os.pidfd_open(proc.pid)
+    loop.add_reader(fd, _resolve, exited)
+    try:
+        await exited
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+    return proc.wait()
 
 
 def kill_leftover(work_dir: Path) -> bool:
@@ -168,6 +189,11 @@ def _kill_group(pid: int, sig: signal.Signals) -> bool:
     return True
 
 
-def _kill_if_running(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _kill_if_running(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
         _kill_group(proc.pid, signal.SIGKILL)

@@ -141,10 +141,16 @@ def repair_run(podium: Podium, run_id: int, task_keys: list[str] | None = None) 
                 f"run {run_id} has no failed or canceled tasks; name tasks to re-run with --task"
             )
         ordered = [t.task_key for t in spec.tasks if t.task_key in keys]
-        for key in ordered:
-            state = replace(records[key].state, life_cycle_state=L.BLOCKED, result_state=None,
-                            retries_used=0, retry_at=None, condition_outcome=None, message="")
-            q.save_task_run(session, run_id, state, ended_at=None)
+        reset = [
+            q.TaskRunRecord(
+                replace(records[key].state, life_cycle_state=L.BLOCKED, result_state=None,
+                        retries_used=0, retry_at=None, condition_outcome=None, message=""),
+                records[key].started_at,
+                None,
+            )
+            for key in ordered
+        ]
+        q.save_task_runs(session, run_id, reset)
         q.clear_task_values(session, run_id, ordered)
         repair_count = run.repair_count + 1
         message = f"repair {repair_count}: re-running {', '.join(ordered)}"

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from podium.core.plan import TaskRunState
 from podium.core.states import LifeCycleState, ResultState
 from podium.errors import NotFound
-from podium.store.tables import AttemptRow, RunRow, TaskRunRow, TaskValueRow, TransitionRow
+from podium.store.tables import AttemptRow, Base, RunRow, TaskRunRow, TaskValueRow, TransitionRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,22 +113,34 @@ def get_task_runs(session: Session, run_id: int) -> dict[str, TaskRunRecord]:
     }
 
 
-def save_task_run(session: Session, run_id: int, state: TaskRunState, **times: Any) -> None:
-    """Store ``state`` (and any of ``started_at``/``ended_at`` given) for one task run."""
-    session.execute(
-        update(TaskRunRow)
-        .where(TaskRunRow.run_id == run_id, TaskRunRow.task_key == state.task_key)
-        .values(
-            life_cycle_state=state.life_cycle_state,
-            result_state=state.result_state,
-            state_message=state.message,
-            attempt_count=state.attempt_count,
-            retries_used=state.retries_used,
-            retry_at=state.retry_at,
-            condition_outcome=state.condition_outcome,
-            **times,
-        )
-    )
+# Statements built once: a run writes a handful of rows per task, and building a
+# statement costs SQLAlchemy more than SQLite takes to run it.
+_task_runs = Base.metadata.tables["task_runs"]
+_attempts = Base.metadata.tables["attempts"]
+_SAVE_TASK_RUN = update(_task_runs).where(
+    _task_runs.c.run_id == bindparam("b_run_id"), _task_runs.c.task_key == bindparam("b_task_key")
+)
+_INSERT_ATTEMPT = insert(_attempts).returning(_attempts.c.attempt_id)
+_FINISH_ATTEMPT = update(_attempts).where(_attempts.c.attempt_id == bindparam("b_attempt_id"))
+_INSERT_TRANSITION = insert(Base.metadata.tables["transitions"])
+
+
+def save_task_runs(session: Session, run_id: int, records: list[TaskRunRecord]) -> None:
+    """Store the full state of each task run in ``records`` (one statement)."""
+    if not records:
+        return
+    session.execute(_SAVE_TASK_RUN, [
+        {
+            "b_run_id": run_id, "b_task_key": r.state.task_key,
+            "life_cycle_state": r.state.life_cycle_state.value,
+            "result_state": r.state.result_state.value if r.state.result_state else None,
+            "state_message": r.state.message, "attempt_count": r.state.attempt_count,
+            "retries_used": r.state.retries_used, "retry_at": r.state.retry_at,
+            "condition_outcome": r.state.condition_outcome,
+            "started_at": r.started_at, "ended_at": r.ended_at,
+        }
+        for r in records
+    ])
 
 
 def insert_attempt(
@@ -142,13 +154,11 @@ def insert_attempt(
     now: datetime,
 ) -> int:
     """Record a RUNNING attempt; returns its attempt_id (the task's run_id in the API)."""
-    result = session.execute(
-        insert(AttemptRow).values(
-            run_id=run_id, task_key=task_key, attempt_number=attempt_number,
-            repair_count=repair_count, life_cycle_state=LifeCycleState.RUNNING,
-            state_message="", started_at=now, log_path=log_path,
-        ).returning(AttemptRow.attempt_id)
-    )
+    result = session.execute(_INSERT_ATTEMPT, {
+        "run_id": run_id, "task_key": task_key, "attempt_number": attempt_number,
+        "repair_count": repair_count, "life_cycle_state": LifeCycleState.RUNNING.value,
+        "state_message": "", "started_at": now, "log_path": log_path,
+    })
     return int(result.scalar_one())
 
 
@@ -162,12 +172,11 @@ def finish_attempt(
     exit_code: int | None,
     now: datetime,
 ) -> None:
-    session.execute(
-        update(AttemptRow).where(AttemptRow.attempt_id == attempt_id).values(
-            life_cycle_state=life_cycle_state, result_state=result_state,
-            state_message=message, exit_code=exit_code, ended_at=now,
-        )
-    )
+    session.execute(_FINISH_ATTEMPT, {
+        "b_attempt_id": attempt_id, "life_cycle_state": life_cycle_state.value,
+        "result_state": result_state.value if result_state else None,
+        "state_message": message, "exit_code": exit_code, "ended_at": now,
+    })
 
 
 def get_attempts(
@@ -218,10 +227,33 @@ def add_transition(
     message: str,
     now: datetime,
 ) -> None:
-    session.execute(insert(TransitionRow).values(
-        run_id=run_id, task_key=task_key, attempt_number=attempt_number,
-        life_cycle_state=life_cycle_state, result_state=result_state, message=message, at=now,
-    ))
+    add_transitions(session, [transition_row(
+        run_id, task_key, attempt_number, life_cycle_state, result_state, message, now
+    )])
+
+
+def transition_row(
+    run_id: int,
+    task_key: str | None,
+    attempt_number: int | None,
+    life_cycle_state: LifeCycleState,
+    result_state: ResultState | None,
+    message: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """One row for ``add_transitions``."""
+    return {
+        "run_id": run_id, "task_key": task_key, "attempt_number": attempt_number,
+        "life_cycle_state": life_cycle_state.value,
+        "result_state": result_state.value if result_state else None,
+        "message": message, "at": now,
+    }
+
+
+def add_transitions(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append transition rows made by ``transition_row`` (one statement)."""
+    if rows:
+        session.execute(_INSERT_TRANSITION, rows)
 
 
 def get_transitions(session: Session, run_id: int) -> list[TransitionRow]:
