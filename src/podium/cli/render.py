@@ -125,8 +125,8 @@ def print_run(console: Console, run: dict[str, Any]) -> None:
                 console.print(f"  log: {log}", style="dim", highlight=False)
     logs = [t["attempts"][-1]["log_path"] for t in run.get("tasks", []) if t["attempts"]]
     if logs:
-        folder = str(Path(logs[0]).parent.parent)
-        console.print(f"logs: {folder}/<task>/attempt-<n>.log  (podium runs logs "
+        folder = str(Path(logs[0]).parent)
+        console.print(f"logs: {folder}/<task>.<attempt>.log  (podium runs logs "
                       f"{run['run_id']} TASK_KEY)", style="dim", highlight=False)
 
 

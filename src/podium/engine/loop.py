@@ -43,7 +43,14 @@ from podium.core import (
 )
 from podium.engine import paths
 from podium.errors import Conflict
-from podium.executors import AttemptRequest, Executor, LocalExecutor, Outcome, kill_leftover
+from podium.executors import (
+    AttemptRequest,
+    Executor,
+    LocalExecutor,
+    Outcome,
+    attempt_file,
+    kill_leftover,
+)
 from podium.runners import RUNNERS, RunnerContext
 from podium.settings import Settings
 from podium.spec.models import JobSpec, Task
@@ -247,7 +254,7 @@ class _RunDriver:
     def _recover_lost(
         self, session: Session, key: str, number: int, attempt_id: int, now: datetime
     ) -> None:
-        killed = kill_leftover(paths.work_dir(self.home, self.run_id, key, number))
+        killed = kill_leftover(paths.work_prefix(self.home, self.run_id, key, number))
         message = "lost: the engine stopped while this attempt ran" + (
             "; its leftover processes were killed" if killed else ""
         )
@@ -376,7 +383,7 @@ class _RunDriver:
                   started=number == 0)
         request = AttemptRequest(
             attempt_id=attempt_id, process=process, log_path=log,
-            work_dir=paths.work_dir(self.home, self.run_id, key, number),
+            work_prefix=paths.work_prefix(self.home, self.run_id, key, number),
             timeout_seconds=task.timeout_seconds, env=self._task_env(resolved, number),
         )
         return request, (key, attempt_id, number)
@@ -393,9 +400,9 @@ class _RunDriver:
     def _task_env(self, task: Task, number: int) -> dict[str, str]:
         values_in = ""
         if self.values:
-            work = paths.work_dir(self.home, self.run_id, task.task_key, number)
-            work.mkdir(parents=True, exist_ok=True)
-            values_in = str(work / "values_in.json")
+            prefix = paths.work_prefix(self.home, self.run_id, task.task_key, number)
+            prefix.parent.mkdir(parents=True, exist_ok=True)
+            values_in = str(attempt_file(prefix, ".values-in.json"))
             Path(values_in).write_text(json.dumps(self.values))
         return {
             **task.environment_variables,

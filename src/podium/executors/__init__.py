@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from podium.executors.base import AttemptRequest, Executor, Outcome
+from podium.executors.base import AttemptRequest, Executor, Outcome, attempt_file
 from podium.executors.local import LocalExecutor, kill_leftover
 
-__all__ = ["AttemptRequest", "Executor", "LocalExecutor", "Outcome", "kill_leftover"]
+__all__ = [
+    "AttemptRequest",
+    "Executor",
+    "LocalExecutor",
+    "Outcome",
+    "attempt_file",
+    "kill_leftover",
+]

@@ -18,7 +18,7 @@ class AttemptRequest:
         attempt_id: the attempt's id, used to terminate it.
         process: what to start.
         log_path: the file stdout and stderr go to (appended).
-        work_dir: a folder of the attempt's own (task-value files, pid file).
+        work_prefix: path prefix of the attempt's own files (``.pid``, task values).
         timeout_seconds: kill the attempt after this long (0: no limit).
         env: Podium's variables for the task (PODIUM_RUN_ID, ...).
     """
@@ -26,9 +26,14 @@ class AttemptRequest:
     attempt_id: int
     process: ProcessSpec
     log_path: Path
-    work_dir: Path
+    work_prefix: Path
     timeout_seconds: float = 0
     env: dict[str, str] = field(default_factory=dict)
+
+
+def attempt_file(work_prefix: Path, suffix: str) -> Path:
+    """One of an attempt's own files: ``work_prefix`` + ``suffix`` (e.g. ``.pid``)."""
+    return work_prefix.with_name(work_prefix.name + suffix)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,10 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from podium.core.states import ResultState
-from podium.executors.base import AttemptRequest, Outcome
+from podium.executors.base import AttemptRequest, Outcome, attempt_file
 from podium.task_values import MAX_VALUE_BYTES, VALUES_IN_ENV, VALUES_OUT_ENV
-
-PID_FILE = "pid"
 
 
 class LocalExecutor:
@@ -35,14 +33,16 @@ class LocalExecutor:
 
     async def run(self, request: AttemptRequest) -> Outcome:
         started = time.monotonic()
-        self._mkdir(request.work_dir)
+        self._mkdir(request.work_prefix.parent)
         self._mkdir(request.log_path.parent)
-        values_out = request.work_dir / "values_out.jsonl"
+        values_out = attempt_file(request.work_prefix, ".values-out.jsonl")
         env = _environment(request, values_out)
         with open(request.log_path, "ab") as log:
             try:
-                proc = subprocess.Popen(
-                    request.process.argv, cwd=request.process.cwd, env=env,
+                # Started from a thread: fork+exec of a large process takes milliseconds,
+                # and the event loop goes on meanwhile (so do other starts).
+                proc = await asyncio.to_thread(
+                    subprocess.Popen, request.process.argv, cwd=request.process.cwd, env=env,
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
@@ -51,7 +51,7 @@ class LocalExecutor:
                 log.write(f"{message}\n".encode())
                 return Outcome(request.attempt_id, ResultState.FAILED, None, message)
         self._procs[request.attempt_id] = proc
-        (request.work_dir / PID_FILE).write_text(str(proc.pid))
+        attempt_file(request.work_prefix, ".pid").write_text(str(proc.pid))
         try:
             exit_code = await self._wait(request, proc)
         finally:
@@ -99,13 +99,13 @@ async def _exit_of(proc: subprocess.Popen[bytes]) -> int:
     return proc.wait()
 
 
-def kill_leftover(work_dir: Path) -> bool:
+def kill_leftover(work_prefix: Path) -> bool:
     """Kill the process group an earlier, crashed engine left running for an attempt.
 
     Returns True when a group was signalled.
     """
     try:
-        pid = int((work_dir / PID_FILE).read_text())
+        pid = int(attempt_file(work_prefix, ".pid").read_text())
     except (OSError, ValueError):
         return False
     return _kill_group(pid, signal.SIGKILL)

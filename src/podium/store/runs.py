@@ -113,8 +113,9 @@ def get_task_runs(session: Session, run_id: int) -> dict[str, TaskRunRecord]:
     }
 
 
-# Statements built once: a run writes a handful of rows per task, and building a
-# statement costs SQLAlchemy more than SQLite takes to run it.
+# Statements built once and run on the session's connection (skipping the ORM layer):
+# a run writes a handful of rows per task, and building and dispatching a statement
+# costs SQLAlchemy more than SQLite takes to run it.
 _task_runs = Base.metadata.tables["task_runs"]
 _attempts = Base.metadata.tables["attempts"]
 _SAVE_TASK_RUN = update(_task_runs).where(
@@ -129,7 +130,7 @@ def save_task_runs(session: Session, run_id: int, records: list[TaskRunRecord]) 
     """Store the full state of each task run in ``records`` (one statement)."""
     if not records:
         return
-    session.execute(_SAVE_TASK_RUN, [
+    session.connection().execute(_SAVE_TASK_RUN, [
         {
             "b_run_id": run_id, "b_task_key": r.state.task_key,
             "life_cycle_state": r.state.life_cycle_state.value,
@@ -154,7 +155,7 @@ def insert_attempt(
     now: datetime,
 ) -> int:
     """Record a RUNNING attempt; returns its attempt_id (the task's run_id in the API)."""
-    result = session.execute(_INSERT_ATTEMPT, {
+    result = session.connection().execute(_INSERT_ATTEMPT, {
         "run_id": run_id, "task_key": task_key, "attempt_number": attempt_number,
         "repair_count": repair_count, "life_cycle_state": LifeCycleState.RUNNING.value,
         "state_message": "", "started_at": now, "log_path": log_path,
@@ -172,7 +173,7 @@ def finish_attempt(
     exit_code: int | None,
     now: datetime,
 ) -> None:
-    session.execute(_FINISH_ATTEMPT, {
+    session.connection().execute(_FINISH_ATTEMPT, {
         "b_attempt_id": attempt_id, "life_cycle_state": life_cycle_state.value,
         "result_state": result_state.value if result_state else None,
         "state_message": message, "exit_code": exit_code, "ended_at": now,
@@ -253,7 +254,7 @@ def transition_row(
 def add_transitions(session: Session, rows: list[dict[str, Any]]) -> None:
     """Append transition rows made by ``transition_row`` (one statement)."""
     if rows:
-        session.execute(_INSERT_TRANSITION, rows)
+        session.connection().execute(_INSERT_TRANSITION, rows)
 
 
 def get_transitions(session: Session, run_id: int) -> list[TransitionRow]:
