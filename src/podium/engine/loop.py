@@ -215,6 +215,7 @@ class _RunDriver:
             self.times = {k: (r.started_at, r.ended_at) for k, r in records.items()}
             self.dirty: set[str] = set()  # task runs to write at the end of the step
             self.trail: list[dict[str, Any]] = []  # transitions to write likewise
+            self.finished: list[dict[str, Any]] = []  # attempts that ended, likewise
             # How many upstream tasks each task still waits for: a task is looked at
             # only when its count reaches zero, so a wide fan-in costs O(edges) in all.
             self.remaining = {
@@ -433,8 +434,9 @@ class _RunDriver:
         task = self.spec.task(key)
         state = self.states[key]
         result = outcome.result_state
-        q.finish_attempt(session, attempt_id, life_cycle_state=L.TERMINATED, result_state=result,
-                         message=outcome.message, exit_code=outcome.exit_code, now=now)
+        self.finished.append(q.finished_attempt_row(
+            attempt_id, L.TERMINATED, result, outcome.message, outcome.exit_code, now
+        ))
         if outcome.task_values or key in self.values:
             q.put_task_values(session, self.run_id, key, outcome.task_values)
             self.values[key] = outcome.task_values
@@ -523,13 +525,15 @@ class _RunDriver:
         self.events.append(RunEvent(self.run_id, key, life, result, attempt, message))
 
     def _flush(self, session: Session) -> None:
-        """Write the step's task-run changes and transitions: two statements per step."""
+        """Write the step's task-run changes, transitions and ended attempts: one
+        statement each per step."""
         q.save_task_runs(session, self.run_id, [
             q.TaskRunRecord(self.states[k], *self.times[k]) for k in sorted(self.dirty)
         ])
         q.add_transitions(session, self.trail)
+        q.finish_attempts(session, self.finished)
         self.dirty.clear()
-        self.trail = []
+        self.trail, self.finished = [], []
 
     def _emit(self) -> None:
         events, self.events = self.events, []

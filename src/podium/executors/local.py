@@ -21,6 +21,8 @@ from podium.core.states import ResultState
 from podium.executors.base import AttemptRequest, Outcome, attempt_file
 from podium.task_values import MAX_VALUE_BYTES, VALUES_IN_ENV, VALUES_OUT_ENV
 
+PIDS_FILE = "pids"  # in the run's work folder: "TASK.ATTEMPT PID" per started process
+
 
 class LocalExecutor:
     """Runs each attempt as a subprocess of this machine."""
@@ -51,7 +53,7 @@ class LocalExecutor:
                 log.write(f"{message}\n".encode())
                 return Outcome(request.attempt_id, ResultState.FAILED, None, message)
         self._procs[request.attempt_id] = proc
-        attempt_file(request.work_prefix, ".pid").write_text(str(proc.pid))
+        _record_pid(request.work_prefix, proc.pid)
         try:
             exit_code = await self._wait(request, proc)
         finally:
@@ -105,10 +107,19 @@ def kill_leftover(work_prefix: Path) -> bool:
     Returns True when a group was signalled.
     """
     try:
-        pid = int(attempt_file(work_prefix, ".pid").read_text())
-    except (OSError, ValueError):
+        lines = (work_prefix.parent / PIDS_FILE).read_text().splitlines()
+    except OSError:
         return False
-    return _kill_group(pid, signal.SIGKILL)
+    pids = [int(pid) for name, _, pid in (ln.partition(" ") for ln in lines)
+            if name == work_prefix.name and pid.isdigit()]
+    return bool(pids) and _kill_group(pids[-1], signal.SIGKILL)
+
+
+def _record_pid(work_prefix: Path, pid: int) -> None:
+    # One append-only file per run rather than a file per attempt: creating a file is
+    # the slow part on some filesystems, appending a line is not.
+    with open(work_prefix.parent / PIDS_FILE, "a") as pids:
+        pids.write(f"{work_prefix.name} {pid}\n")
 
 
 def _environment(request: AttemptRequest, values_out: Path) -> dict[str, str]:

@@ -173,11 +173,31 @@ def finish_attempt(
     exit_code: int | None,
     now: datetime,
 ) -> None:
-    session.connection().execute(_FINISH_ATTEMPT, {
+    finish_attempts(session, [finished_attempt_row(
+        attempt_id, life_cycle_state, result_state, message, exit_code, now
+    )])
+
+
+def finished_attempt_row(
+    attempt_id: int,
+    life_cycle_state: LifeCycleState,
+    result_state: ResultState | None,
+    message: str,
+    exit_code: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """One row for ``finish_attempts``."""
+    return {
         "b_attempt_id": attempt_id, "life_cycle_state": life_cycle_state.value,
         "result_state": result_state.value if result_state else None,
         "state_message": message, "exit_code": exit_code, "ended_at": now,
-    })
+    }
+
+
+def finish_attempts(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Record how attempts ended, from ``finished_attempt_row`` rows (one statement)."""
+    if rows:
+        session.connection().execute(_FINISH_ATTEMPT, rows)
 
 
 def get_attempts(
