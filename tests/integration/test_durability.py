@@ -239,3 +239,42 @@ def test_ctrl_c_cancels_the_run_cleanly(podium: Podium, tmp_path: Path) -> None:
     assert run["state"]["result_state"] == "CANCELED"
     assert results(run) == {"hang": "CANCELED"}
     assert not pid_alive(int((tmp_path / "pid").read_text()))
+
+
+def test_max_concurrent_runs_skips_a_second_run(podium: Podium, tmp_path: Path) -> None:
+    spec = write_spec(
+        tmp_path, [{"task_key": "hang", "shell_task": sh("echo $$ > pid; sleep 120")}]
+    )
+    first = podium_cli("run", str(spec))
+    try:
+        wait_for(lambda: (tmp_path / "pid").exists(), what="the first run to start")
+        second = subprocess.run(
+            [*PODIUM, "run", str(spec)], capture_output=True, text=True, timeout=60
+        )
+        assert second.returncode == 1
+        assert "max_concurrent_runs: 1" in second.stdout
+        skipped_id = latest_run(podium)
+        assert skipped_id is not None
+        skipped = get_run(podium, skipped_id)
+        assert skipped["state"]["life_cycle_state"] == "SKIPPED"
+        assert skipped["state"]["result_state"] == "MAXIMUM_CONCURRENT_RUNS_REACHED"
+        assert skipped["status"]["termination_details"]["code"] == "MAX_CONCURRENT_RUNS_EXCEEDED"
+        cancel = subprocess.run(
+            [*PODIUM, "runs", "cancel", str(skipped_id - 1)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert cancel.returncode == 0, cancel.stderr
+        assert first.wait(timeout=60) == 1
+    finally:
+        kill(first)
+    # With the first run over, the job may run again.
+    (tmp_path / "job.yaml").write_text(
+        yaml.safe_dump(
+            {"name": "durable", "tasks": [{"task_key": "quick", "shell_task": sh("true")}]}
+        )
+    )
+    assert (
+        subprocess.run([*PODIUM, "run", str(spec)], capture_output=True, timeout=60).returncode == 0
+    )

@@ -59,6 +59,7 @@ class TerminationCode(StrEnum):
     INTERNAL_ERROR = "INTERNAL_ERROR"
     INVALID_RUN_CONFIGURATION = "INVALID_RUN_CONFIGURATION"
     TIMEDOUT = "TIMEDOUT"
+    MAX_CONCURRENT_RUNS_EXCEEDED = "MAX_CONCURRENT_RUNS_EXCEEDED"
 
 
 class TerminationType(StrEnum):
@@ -125,4 +126,6 @@ def termination_for(result: ResultState | None, canceled_by_user: bool = False) 
         return code, TerminationType.SUCCESS
     if result is ResultState.TIMEDOUT:
         return TerminationCode.TIMEDOUT, TerminationType.CLIENT_ERROR
+    if result is ResultState.MAXIMUM_CONCURRENT_RUNS_REACHED:
+        return TerminationCode.MAX_CONCURRENT_RUNS_EXCEEDED, TerminationType.CLIENT_ERROR
     return TerminationCode.RUN_EXECUTION_ERROR, TerminationType.CLIENT_ERROR

@@ -8,11 +8,14 @@ import difflib
 import signal
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from podium.core import TERMINAL, LifeCycleState, ResultState, plan_repair
-from podium.engine import Engine, RunEvent, engine_alive, utcnow
+from sqlalchemy.orm import Session
+
+from podium.core import TERMINAL, LifeCycleState, ResultState, plan_repair, termination_for
+from podium.engine import STALE_AFTER, Engine, RunEvent, engine_alive, utcnow
 from podium.errors import Conflict, InvalidArgument, NotFound
 from podium.services.context import Podium
 from podium.services.views import run_dict
@@ -43,12 +46,45 @@ def submit_run(podium: Podium, loaded: LoadedJob, params: dict[str, str] | None 
     spec_json = spec.model_dump_json(exclude_defaults=True)
     with podium.sessions.begin() as session:
         job_id = job_queries.save_job_by_name(session, spec.name, spec_json, now)
-        return q.insert_run(
+        active = _active_runs(session, job_id, now)
+        run_id = q.insert_run(
             session, job_id=job_id, run_name=spec.name, spec_json=spec_json,
             source_dir=str(Path(loaded.source_dir).resolve()),
             parameters={**defaults, **(params or {})},
             task_keys=[t.task_key for t in spec.tasks], now=now,
         )
+        if active >= spec.max_concurrent_runs:
+            _skip_run(session, run_id, spec.max_concurrent_runs, now)
+        return run_id
+
+
+def _active_runs(session: Session, job_id: int, now: datetime) -> int:
+    """Runs of the job that are running, or were just submitted and not yet claimed.
+
+    A run whose engine died is not counted: it runs nothing until it is resumed.
+    """
+    return sum(
+        1 for run in q.list_runs(session, limit=1000, job_id=job_id, active_only=True)
+        if engine_alive(run.engine_id, run.heartbeat_at, now)
+        or (run.engine_id is None and now - run.created_at < STALE_AFTER)
+    )
+
+
+def _skip_run(session: Session, run_id: int, limit: int, now: datetime) -> None:
+    """Record ``run_id`` as SKIPPED: the job already runs ``limit`` times at once."""
+    result = ResultState.MAXIMUM_CONCURRENT_RUNS_REACHED
+    code, kind = termination_for(result)
+    message = (f"skipped: the job is already running {limit} time(s) at once "
+               f"(max_concurrent_runs: {limit})")
+    q.update_run(session, run_id, life_cycle_state=L.SKIPPED, result_state=result,
+                 termination_code=code, termination_type=kind, state_message=message,
+                 ended_at=now)
+    records = q.get_task_runs(session, run_id)
+    q.save_task_runs(session, run_id, [
+        q.TaskRunRecord(replace(r.state, life_cycle_state=L.SKIPPED), None, None)
+        for r in records.values()
+    ])
+    q.add_transition(session, run_id, None, None, L.SKIPPED, result, message, now)
 
 
 def execute_run(
