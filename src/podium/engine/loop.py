@@ -410,6 +410,11 @@ class _RunDriver:
             "PODIUM_RUN_ID": str(self.run_id), "PODIUM_JOB_ID": str(self.job_id),
             "PODIUM_TASK_KEY": task.task_key, "PODIUM_ATTEMPT_NUMBER": str(number),
             "PODIUM_ARTIFACTS_DIR": str(self.artifacts), VALUES_IN_ENV: values_in,
+            # The job's own modules import; a PYTHONPATH of the task's comes after.
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(self.source_dir), task.environment_variables.get("PYTHONPATH"))
+                if p
+            ),
         }
 
     async def _wait(self, now: datetime) -> list[Outcome]:

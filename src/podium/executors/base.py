@@ -20,7 +20,8 @@ class AttemptRequest:
         log_path: the file stdout and stderr go to (appended).
         work_prefix: path prefix of the attempt's own files (``.pid``, task values).
         timeout_seconds: kill the attempt after this long (0: no limit).
-        env: Podium's variables for the task (PODIUM_RUN_ID, ...).
+        env: Podium's variables for the task (PODIUM_RUN_ID, ...); PATH and PYTHONPATH
+            given here go in front of the inherited ones.
     """
 
     attempt_id: int

@@ -21,6 +21,7 @@ from podium.core.states import ResultState
 from podium.executors.base import AttemptRequest, Outcome, attempt_file
 from podium.task_values import MAX_VALUE_BYTES, VALUES_IN_ENV, VALUES_OUT_ENV
 
+_SEARCH_PATHS = ("PATH", "PYTHONPATH")
 PIDS_FILE = "pids"  # in the run's work folder: "TASK.ATTEMPT PID" per started process
 
 
@@ -32,19 +33,18 @@ class LocalExecutor:
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._reasons: dict[int, ResultState] = {}
         self._made_dirs: set[Path] = set()
+        self._base_env = _inherited_environment()
 
     async def run(self, request: AttemptRequest) -> Outcome:
         started = time.monotonic()
         self._mkdir(request.work_prefix.parent)
         self._mkdir(request.log_path.parent)
         values_out = attempt_file(request.work_prefix, ".values-out.jsonl")
-        env = _environment(request, values_out)
+        env = _environment(self._base_env, request, values_out)
         with open(request.log_path, "ab") as log:
             try:
-                # Started from a thread: fork+exec of a large process takes milliseconds,
-                # and the event loop goes on meanwhile (so do other starts).
-                proc = await asyncio.to_thread(
-                    subprocess.Popen, request.process.argv, cwd=request.process.cwd, env=env,
+                proc = subprocess.Popen(
+                    request.process.argv, cwd=request.process.cwd, env=env,
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
@@ -122,18 +122,30 @@ def _record_pid(work_prefix: Path, pid: int) -> None:
         pids.write(f"{work_prefix.name} {pid}\n")
 
 
-def _environment(request: AttemptRequest, values_out: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    python_dir = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join([python_dir, env.get("PATH", "")])
-    source = str(request.process.cwd)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH", "")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(request.env)
+def _environment(
+    base: dict[str, str], request: AttemptRequest, values_out: Path
+) -> dict[str, str]:
+    """The task's environment: ours, then the request's; PATH and PYTHONPATH entries of
+    the request go in front of the inherited ones."""
+    env = dict(base)
+    for name, value in request.env.items():
+        if name in _SEARCH_PATHS:
+            env[name] = os.pathsep.join(p for p in (value, env.get(name, "")) if p)
+        else:
+            env[name] = value
     env.update(request.process.env)
     env[VALUES_OUT_ENV] = str(values_out)
     values_out.unlink(missing_ok=True)
-    env.setdefault(VALUES_IN_ENV, "")
+    return env
+
+
+def _inherited_environment() -> dict[str, str]:
+    # Read once per executor: copying os.environ for every task is a measurable cost.
+    env = dict(os.environ)
+    python_dir = str(Path(sys.executable).parent)  # `python` in a task is the job's Python
+    env["PATH"] = os.pathsep.join(p for p in (python_dir, env.get("PATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    env[VALUES_IN_ENV] = ""
     return env
 
 
