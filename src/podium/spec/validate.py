@@ -295,11 +295,14 @@ def _check_references(
     task_keys = set(graph)
     for i, task in indexed.items():
         key = _task_key(task)
-        upstream = _transitive_upstream(graph, key) if key else set()
+        upstream: set[str] | None = None  # computed only for tasks that name other tasks
         for loc, text in walk_strings(task, f"tasks[{i}]"):
             for ref in iter_references(text):
+                if upstream is None and ref.expr.startswith("tasks"):
+                    upstream = _transitive_upstream(graph, key) if key else set()
                 found = check_reference(
-                    ref.expr, task_keys=task_keys, upstream=upstream, parameters=parameters
+                    ref.expr, task_keys=task_keys, upstream=upstream or set(),
+                    parameters=parameters,
                 )
                 if found:
                     problems.append(Problem(found[0], loc, found[1], found[2]))
