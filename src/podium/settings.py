@@ -29,6 +29,8 @@ class Settings:
         max_parallel_tasks: how many task attempts one engine runs at once.
         cancel_grace_seconds: how long a canceled or timed-out process gets after
             SIGTERM before SIGKILL.
+        warm_python: start python_function_task attempts by forking a warm
+            interpreter (milliseconds) rather than starting a fresh one.
         extra: every other key read from podium.toml or the environment, by section.
     """
 
@@ -36,6 +38,7 @@ class Settings:
     database_url: str
     max_parallel_tasks: int
     cancel_grace_seconds: float = 5.0
+    warm_python: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -53,6 +56,7 @@ class Settings:
             "database_url": _mask_url(self.database_url),
             "max_parallel_tasks": self.max_parallel_tasks,
             "cancel_grace_seconds": self.cancel_grace_seconds,
+            "warm_python": self.warm_python,
         }
         for key, value in self.extra.items():
             out[key] = _mask(key, value)
@@ -89,6 +93,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     database_url = str(values.pop("database_url", "") or f"sqlite:///{home / 'podium.db'}")
     parallel = _int(values.pop("max_parallel_tasks", os.cpu_count() or 2), "max_parallel_tasks")
     grace = _float(values.pop("cancel_grace_seconds", 5.0), "cancel_grace_seconds")
+    warm = _bool(values.pop("warm_python", True), "warm_python")
     if parallel < 1:
         raise InvalidArgument("max_parallel_tasks: must be at least 1")
     return Settings(
@@ -96,6 +101,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         database_url=database_url,
         max_parallel_tasks=parallel,
         cancel_grace_seconds=grace,
+        warm_python=warm,
         extra=values,
     )
 
@@ -112,6 +118,17 @@ def _float(value: Any, name: str) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise InvalidArgument(f"{name}: expected a number, got {value!r}") from None
+
+
+def _bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise InvalidArgument(f"{name}: expected true or false, got {value!r}")
 
 
 def _mask(key: str, value: Any) -> Any:

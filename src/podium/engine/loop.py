@@ -126,13 +126,19 @@ class Engine:
     ) -> None:
         self.sessions = sessions
         self.settings = settings
-        self.executor = executor or LocalExecutor(settings.cancel_grace_seconds)
+        self.executor = executor or LocalExecutor(
+            settings.cancel_grace_seconds, warm_python=settings.warm_python
+        )
         self.on_event = on_event
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.engine_id = f"{socket.gethostname()}:{os.getpid()}"
         self.free_slots = settings.max_parallel_tasks
         self.cancel_requested = False
+
+    async def close(self) -> None:
+        """Release the executor; call once no run is being executed."""
+        await self.executor.close()
 
     def request_cancel(self) -> None:
         """Cancel every run this engine drives (e.g. on Ctrl-C); takes effect next step."""

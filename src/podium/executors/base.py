@@ -65,3 +65,7 @@ class Executor(Protocol):
     def terminate(self, attempt_id: int, reason: ResultState) -> None:
         """Stop a running attempt; its ``run`` then reports ``reason`` (CANCELED/TIMEDOUT)."""
         ...
+
+    async def close(self) -> None:
+        """Release what the executor holds (its attempts must have ended)."""
+        ...

@@ -14,11 +14,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 from podium.core.states import ResultState
 from podium.executors.base import AttemptRequest, Outcome, attempt_file
+from podium.executors.warm import WarmPython, WarmPythonLost
 from podium.task_values import MAX_VALUE_BYTES, VALUES_IN_ENV, VALUES_OUT_ENV
 
 _SEARCH_PATHS = ("PATH", "PYTHONPATH")
@@ -26,11 +28,18 @@ PIDS_FILE = "pids"  # in the run's work folder: "TASK.ATTEMPT PID" per started p
 
 
 class LocalExecutor:
-    """Runs each attempt as a subprocess of this machine."""
+    """Runs each attempt as a subprocess of this machine.
 
-    def __init__(self, grace_seconds: float = 5.0) -> None:
+    Args:
+        grace_seconds: how long a terminated attempt gets between SIGTERM and SIGKILL.
+        warm_python: fork python_function_task attempts from a warm interpreter
+            (``podium.function_zygote``) rather than starting a fresh one each time.
+    """
+
+    def __init__(self, grace_seconds: float = 5.0, warm_python: bool = True) -> None:
         self.grace_seconds = grace_seconds
-        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.warm = WarmPython() if warm_python and hasattr(os, "fork") else None
+        self._running: dict[int, int] = {}  # attempt_id -> pid (and process group)
         self._reasons: dict[int, ResultState] = {}
         self._made_dirs: set[Path] = set()
         self._base_env = _inherited_environment()
@@ -41,29 +50,44 @@ class LocalExecutor:
         self._mkdir(request.log_path.parent)
         values_out = attempt_file(request.work_prefix, ".values-out.jsonl")
         env = _environment(self._base_env, request, values_out)
-        with open(request.log_path, "ab") as log:
-            try:
-                proc = subprocess.Popen(
-                    request.process.argv, cwd=request.process.cwd, env=env,
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                message = f"cannot start {request.process.argv[0]!r}: {exc.strerror or exc}"
-                log.write(f"{message}\n".encode())
-                return Outcome(request.attempt_id, ResultState.FAILED, None, message)
-        self._procs[request.attempt_id] = proc
-        _record_pid(request.work_prefix, proc.pid)
         try:
-            exit_code = await self._wait(request, proc)
+            pid, exit_code_of = await self._start(request, env)
+        except (OSError, WarmPythonLost) as exc:
+            message = f"cannot start {request.process.argv[0]!r}: {_reason(exc)}"
+            with open(request.log_path, "ab") as log:
+                log.write(f"{message}\n".encode())
+            return Outcome(request.attempt_id, ResultState.FAILED, None, message)
+        self._running[request.attempt_id] = pid
+        _record_pid(request.work_prefix, pid)
+        try:
+            exit_code = await self._wait(request, exit_code_of)
+        except WarmPythonLost as exc:
+            message = f"lost: {exc}; the attempt's processes were killed"
+            return Outcome(request.attempt_id, ResultState.FAILED, None, message)
         finally:
-            self._procs.pop(request.attempt_id, None)
-            _kill_group(proc.pid, signal.SIGKILL)  # stragglers the task left behind
+            del self._running[request.attempt_id]
+            _kill_group(pid, signal.SIGKILL)  # stragglers the task left behind
         reason = self._reasons.pop(request.attempt_id, None)
         return _outcome(request, exit_code, reason, values_out, time.monotonic() - started)
 
-    async def _wait(self, request: AttemptRequest, proc: subprocess.Popen[bytes]) -> int:
-        exited = asyncio.ensure_future(_exit_of(proc))
+    async def _start(
+        self, request: AttemptRequest, env: dict[str, str]
+    ) -> tuple[int, Coroutine[Any, Any, int]]:
+        """Start the attempt's process; returns its pid and what awaits its exit code."""
+        process = request.process
+        if process.function_call is not None and self.warm is not None:
+            pid = await self.warm.start(process.function_call, process.cwd, env,
+                                        request.log_path)
+            return pid, self.warm.wait(pid)
+        with open(request.log_path, "ab") as log:
+            proc = subprocess.Popen(
+                process.argv, cwd=process.cwd, env=env, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        return proc.pid, _exit_of(proc)
+
+    async def _wait(self, request: AttemptRequest, exit_code_of: Coroutine[Any, Any, int]) -> int:
+        exited = asyncio.ensure_future(exit_code_of)
         if request.timeout_seconds > 0:
             try:
                 return await asyncio.wait_for(asyncio.shield(exited), request.timeout_seconds)
@@ -72,12 +96,23 @@ class LocalExecutor:
         return await exited
 
     def terminate(self, attempt_id: int, reason: ResultState) -> None:
-        proc = self._procs.get(attempt_id)
-        if proc is None or proc.returncode is not None:
+        pid = self._running.get(attempt_id)
+        if pid is None:
             return
         self._reasons.setdefault(attempt_id, reason)
-        _kill_group(proc.pid, signal.SIGTERM)
-        asyncio.get_running_loop().call_later(self.grace_seconds, _kill_if_running, proc)
+        _kill_group(pid, signal.SIGTERM)
+        asyncio.get_running_loop().call_later(
+            self.grace_seconds, self._kill_if_running, attempt_id, pid
+        )
+
+    def _kill_if_running(self, attempt_id: int, pid: int) -> None:
+        if self._running.get(attempt_id) == pid:
+            _kill_group(pid, signal.SIGKILL)
+
+    async def close(self) -> None:
+        """Stop the warm interpreter, if one was started."""
+        if self.warm is not None:
+            await self.warm.close()
 
     def _mkdir(self, path: Path) -> None:
         if path not in self._made_dirs:
@@ -217,6 +252,5 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def _kill_if_running(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        _kill_group(proc.pid, signal.SIGKILL)
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)

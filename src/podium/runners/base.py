@@ -28,11 +28,16 @@ class RunnerContext:
 
 @dataclass(frozen=True, slots=True)
 class ProcessSpec:
-    """One process to start: argv (never through a shell), extra env, working folder."""
+    """One process to start: argv (never through a shell), extra env, working folder.
+
+    ``function_call``, when set, is the JSON call of ``podium.function_worker``: the
+    executor may then fork a warm interpreter instead of starting ``argv``.
+    """
 
     argv: list[str]
     cwd: Path
     env: dict[str, str] = field(default_factory=dict)
+    function_call: str | None = None
 
 
 Runner = Callable[[Task, RunnerContext], ProcessSpec]

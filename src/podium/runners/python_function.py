@@ -16,5 +16,6 @@ def build(task: Task, ctx: RunnerContext) -> ProcessSpec:
         {"function": spec.function, "args": spec.parameters, "kwargs": spec.named_parameters}
     )
     return ProcessSpec(
-        argv=[ctx.python, "-m", "podium.function_worker", call], cwd=ctx.source_dir
+        argv=[ctx.python, "-m", "podium.function_worker", call], cwd=ctx.source_dir,
+        function_call=call,
     )

@@ -106,7 +106,10 @@ def execute_run(
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, engine.request_cancel)
-        return await engine.execute(run_id)
+        try:
+            return await engine.execute(run_id)
+        finally:
+            await engine.close()
 
     return asyncio.run(drive())
 
