@@ -94,7 +94,10 @@ def podium_run(name: str, w: Workload, size: int, parallel: int,
     spec, warnings = parse_job(build(f"bench_{name}", size, w.body), source=name)
     loaded = LoadedJob(spec, warnings, f"bench:{name}", ROOT)
     with tempfile.TemporaryDirectory(prefix="podium-bench-") as home:
-        settings = load_settings({"PODIUM_HOME": home, "PODIUM_MAX_PARALLEL_TASKS": str(parallel)})
+        settings = load_settings({
+            "PODIUM_HOME": home, "PODIUM_MAX_PARALLEL_TASKS": str(parallel),
+            "PODIUM_WARM_PYTHON": os.environ.get("PODIUM_WARM_PYTHON", "true"),
+        })
         podium = open_podium(settings)
         rss_ready = peak_rss_mb()
         profiler = None
