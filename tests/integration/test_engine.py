@@ -3,13 +3,21 @@ retries, timeouts, limits and failures of user code."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from pathlib import Path
 
-from podium.services import Podium
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from podium.core import ResultState
+from podium.engine import Engine
+from podium.executors import AttemptRequest, LocalExecutor, Outcome
+from podium.services import Podium, get_run, submit_run
 from podium.store import runs as q
-from tests.integration.helpers import job, pid_alive, results, run_job, tasks_by_key
+from tests.integration.helpers import job, pid_alive, results, run_job, tasks_by_key, wait_for
 
 SH = "bash"
 
@@ -312,3 +320,63 @@ def test_python_file_task_gets_parameters_and_env(podium: Podium, tmp_path: Path
     assert (
         json.loads(json.dumps(run))["tasks"][0]["spark_python_task"]["python_file"] == "script.py"
     )
+
+
+class BrokenExecutor(LocalExecutor):
+    """An executor with a bug: it raises instead of reporting an outcome."""
+
+    async def run(self, request: AttemptRequest) -> Outcome:
+        raise RuntimeError("executor bug")
+
+
+def test_an_executor_failure_is_an_internal_error_not_a_task_failure(
+    podium: Podium, tmp_path: Path
+) -> None:
+    spec = job(
+        [
+            {"task_key": "a", "max_retries": 3, "shell_task": sh("true")},
+            {"task_key": "b", "depends_on": [{"task_key": "a"}], "shell_task": sh("true")},
+        ],
+        tmp_path,
+    )
+    run_id = submit_run(podium, spec)
+    engine = Engine(podium.sessions, podium.settings, executor=BrokenExecutor())
+
+    async def scenario() -> ResultState:
+        try:
+            return await engine.execute(run_id)
+        finally:
+            await engine.close()
+
+    assert asyncio.run(scenario()) == ResultState.FAILED
+    run = get_run(podium, run_id)
+    a = tasks_by_key(run)["a"]
+    assert a["state"]["life_cycle_state"] == "INTERNAL_ERROR"
+    assert a["state"]["state_message"] == "internal error: executor bug"
+    assert len(a["attempts"]) == 1  # never retried
+    assert results(run)["b"] == "UPSTREAM_FAILED"
+
+
+def test_a_store_failure_stops_the_engine_and_its_processes(podium: Podium, tmp_path: Path) -> None:
+    spec = job(
+        [
+            {"task_key": "short", "shell_task": sh("touch short.started; sleep 1")},
+            {"task_key": "long", "shell_task": sh("echo $$ > long.pid; sleep 120")},
+        ],
+        tmp_path,
+    )
+    run_id = submit_run(podium, spec)
+    engine = Engine(podium.sessions, podium.settings)
+
+    async def scenario() -> None:
+        running = asyncio.ensure_future(engine.execute(run_id))
+        await asyncio.to_thread(wait_for, lambda: (tmp_path / "long.pid").exists())
+        # Another process breaks the database under the engine's feet.
+        with podium.db.begin() as conn:
+            conn.execute(text("DROP TABLE transitions"))
+        with pytest.raises(OperationalError):
+            await running
+        await engine.close()
+
+    asyncio.run(scenario())
+    assert not pid_alive(int((tmp_path / "long.pid").read_text()))

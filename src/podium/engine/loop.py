@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import json
+import logging
 import os
 import random
 import socket
@@ -59,6 +60,8 @@ from podium.task_values import VALUES_IN_ENV
 
 L = LifeCycleState
 R = ResultState
+
+logger = logging.getLogger(__name__)
 
 # An engine refreshes its heartbeat this often; a run whose heartbeat is older than
 # STALE_AFTER has no live engine and may be resumed or canceled directly.
@@ -173,6 +176,18 @@ class _RunDriver:
         result = self._claim()
         if result is not None:
             return result
+        try:
+            return await self._steps()
+        except BaseException:
+            # The engine itself failed (a database error, a bug) or was cancelled: stop
+            # the attempts it started (cancelling their waits kills their processes).
+            # The run stays RUNNING in the store; `podium runs resume` continues it.
+            for future in self.inflight:
+                future.cancel()
+            await asyncio.gather(*self.inflight, return_exceptions=True)
+            raise
+
+    async def _steps(self) -> ResultState:
         loop = asyncio.get_running_loop()
         completed: list[Outcome] = []
         while True:
@@ -436,7 +451,18 @@ class _RunDriver:
             return []
         done, _ = await asyncio.wait(self.inflight, timeout=timeout,
                                      return_when=asyncio.FIRST_COMPLETED)
-        return [task.result() for task in done]
+        return [self._outcome_of(future) for future in done]
+
+    def _outcome_of(self, future: asyncio.Task[Outcome]) -> Outcome:
+        """The attempt's outcome; a failure of the executor itself is ours, not the
+        task's, and becomes INTERNAL_ERROR rather than FAILED."""
+        try:
+            return future.result()
+        except Exception as exc:
+            attempt_id = self.inflight[future][1]
+            logger.exception("the executor failed on attempt %s", attempt_id)
+            return Outcome(attempt_id, R.FAILED, None, f"internal error: {exc}",
+                           internal_error=True)
 
     def _record_outcome(self, session: Session, outcome: Outcome, now: datetime) -> None:
         task_future = next(t for t, info in self.inflight.items() if info[1] == outcome.attempt_id)
@@ -445,6 +471,13 @@ class _RunDriver:
         task = self.spec.task(key)
         state = self.states[key]
         result = outcome.result_state
+        if outcome.internal_error:
+            self.finished.append(q.finished_attempt_row(
+                attempt_id, L.INTERNAL_ERROR, None, outcome.message, None, now
+            ))
+            self._set(session, replace(state, life_cycle_state=L.INTERNAL_ERROR,
+                                       message=outcome.message), now, attempt=number)
+            return
         self.finished.append(q.finished_attempt_row(
             attempt_id, L.TERMINATED, result, outcome.message, outcome.exit_code, now
         ))

@@ -45,6 +45,7 @@ class Outcome:
         result_state: SUCCESS, FAILED, TIMEDOUT or CANCELED.
         message: for a failure, the last line of the log or what went wrong.
         task_values: the values the attempt set.
+        internal_error: the executor failed, not the task (INTERNAL_ERROR, no retry).
     """
 
     attempt_id: int
@@ -53,6 +54,7 @@ class Outcome:
     message: str = ""
     task_values: dict[str, Any] = field(default_factory=dict)
     duration_seconds: float = 0.0
+    internal_error: bool = False
 
 
 class Executor(Protocol):

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from podium.core.states import ResultState
 from podium.executors.base import AttemptRequest, Outcome, attempt_file
@@ -42,6 +42,7 @@ class LocalExecutor:
         self._running: dict[int, int] = {}  # attempt_id -> pid (and process group)
         self._reasons: dict[int, ResultState] = {}
         self._made_dirs: set[Path] = set()
+        self._pid_files: dict[Path, TextIO] = {}
         self._base_env = _inherited_environment()
 
     async def run(self, request: AttemptRequest) -> Outcome:
@@ -58,7 +59,7 @@ class LocalExecutor:
                 log.write(f"{message}\n".encode())
             return Outcome(request.attempt_id, ResultState.FAILED, None, message)
         self._running[request.attempt_id] = pid
-        _record_pid(request.work_prefix, pid)
+        self._record_pid(request.work_prefix, pid)
         try:
             exit_code = await self._wait(request, exit_code_of)
         except WarmPythonLost as exc:
@@ -110,9 +111,21 @@ class LocalExecutor:
             _kill_group(pid, signal.SIGKILL)
 
     async def close(self) -> None:
-        """Stop the warm interpreter, if one was started."""
+        """Stop the warm interpreter, if one was started, and close the pid files."""
+        for pids in self._pid_files.values():
+            pids.close()
+        self._pid_files.clear()
         if self.warm is not None:
             await self.warm.close()
+
+    def _record_pid(self, work_prefix: Path, pid: int) -> None:
+        # One append-only file per run, kept open, rather than a file per attempt:
+        # creating a file is the slow part on some filesystems, appending a line is not.
+        path = work_prefix.parent / PIDS_FILE
+        if path not in self._pid_files:
+            self._pid_files[path] = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        self._pid_files[path].write(f"{work_prefix.name} {pid}\n")
+        self._pid_files[path].flush()
 
     def _mkdir(self, path: Path) -> None:
         if path not in self._made_dirs:
@@ -130,6 +143,10 @@ async def _exit_of(proc: subprocess.Popen[bytes]) -> int:
     loop.add_reader(fd, _resolve, exited)
     try:
         await exited
+    except BaseException:  # our wait was cancelled: the process must not outlive it
+        _kill_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     finally:
         loop.remove_reader(fd)
         os.close(fd)
@@ -150,11 +167,7 @@ def kill_leftover(work_prefix: Path) -> bool:
     return bool(pids) and _kill_group(pids[-1], signal.SIGKILL)
 
 
-def _record_pid(work_prefix: Path, pid: int) -> None:
-    # One append-only file per run rather than a file per attempt: creating a file is
-    # the slow part on some filesystems, appending a line is not.
-    with open(work_prefix.parent / PIDS_FILE, "a") as pids:
-        pids.write(f"{work_prefix.name} {pid}\n")
+
 
 
 def _environment(
