@@ -52,6 +52,9 @@ def line(r: dict[str, Any]) -> str:
                 f"(median of {r['repeat']}; bare python {r['python_startup_s']:.3f} s) [{marks}]")
     bare = "" if r.get("bare_s") is None else (
         f", bare {r['bare_s']:.2f} s ({r['ratio']:.2f}x), gap {r['gap_ms_per_task']:.2f} ms/task")
+    if r.get("bare_logged_s"):
+        bare += (f", bare with a log file per process {r['bare_logged_s']:.2f} s "
+                 f"({r['wall_s'] / r['bare_logged_s']:.2f}x)")
     return (f"{r['name']}: {r['tasks']} tasks {r['result']}, wall {r['wall_s']:.2f} s{bare}, "
             f"engine CPU {r['cpu_ms_per_task']:.2f} ms/task, peak RSS {r['peak_rss_mb']:.0f} MB "
             f"[{marks}]")

@@ -56,14 +56,21 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def bare(w: Workload, size: int, parallel: int) -> float:
-    """Wall time of the same processes run with subprocess.run in the same shape."""
+def bare(w: Workload, size: int, parallel: int, log_dir: str | None = None) -> float:
+    """Wall time of the same processes run with subprocess.run in the same shape; with
+    ``log_dir``, each one's output goes to a file of its own there (as Podium's do)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    counter = iter(range(size + 2))
 
     def one(_: object = None) -> None:
-        subprocess.run(w.argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, check=True)
+        if log_dir is None:
+            subprocess.run(w.argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, check=True)
+            return
+        with open(os.path.join(log_dir, f"{next(counter)}.log"), "ab") as log:
+            subprocess.run(w.argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                           stdout=log, stderr=subprocess.STDOUT, check=True)
 
     started = time.perf_counter()
     if w.shape == "chain":
@@ -132,6 +139,9 @@ def measure(name: str, size: int | None = None, parallel: int = 2,
     runs += [bare(w, size, parallel)] if baseline else []
     out["bare_runs_s"] = runs
     out["bare_s"] = min(runs) if runs else None
+    if baseline:
+        with tempfile.TemporaryDirectory(prefix="podium-bench-logs-") as logs:
+            out["bare_logged_s"] = bare(w, size, parallel, logs)
     out["peak_rss_mb"] = peak_rss_mb()
     out["cpu_ms_per_task"] = 1000 * out["engine_cpu_s"] / tasks
     if out["bare_s"] is not None:
