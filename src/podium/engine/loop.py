@@ -280,8 +280,9 @@ class _RunDriver:
         message = "lost: the engine stopped while this attempt ran" + (
             "; its leftover processes were killed" if killed else ""
         )
-        q.finish_attempt(session, attempt_id, life_cycle_state=L.INTERNAL_ERROR,
-                         result_state=None, message=message, exit_code=None, now=now)
+        self.finished.append(
+            q.finished_attempt_row(attempt_id, L.INTERNAL_ERROR, None, message, None, now)
+        )
         # A lost attempt counts as an attempt but not against max_retries: the task did
         # not fail, its engine did.
         self._set(session, replace(self.states[key], life_cycle_state=L.WAITING_FOR_RETRY,
@@ -392,8 +393,9 @@ class _RunDriver:
         try:
             resolved = self._resolve(task, attempt_id)
         except UnresolvedReference as exc:
-            q.finish_attempt(session, attempt_id, life_cycle_state=L.TERMINATED,
-                             result_state=R.FAILED, message=str(exc), exit_code=None, now=now)
+            self.finished.append(
+                q.finished_attempt_row(attempt_id, L.TERMINATED, R.FAILED, str(exc), None, now)
+            )
             self._set(session, replace(state, life_cycle_state=L.TERMINATED, result_state=R.FAILED,
                                        attempt_count=number + 1, message=str(exc)),
                       now, attempt=number, started=number == 0)

@@ -163,21 +163,6 @@ def insert_attempt(
     return int(result.scalar_one())
 
 
-def finish_attempt(
-    session: Session,
-    attempt_id: int,
-    *,
-    life_cycle_state: LifeCycleState,
-    result_state: ResultState | None,
-    message: str,
-    exit_code: int | None,
-    now: datetime,
-) -> None:
-    finish_attempts(session, [finished_attempt_row(
-        attempt_id, life_cycle_state, result_state, message, exit_code, now
-    )])
-
-
 def finished_attempt_row(
     attempt_id: int,
     life_cycle_state: LifeCycleState,
