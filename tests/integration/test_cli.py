@@ -204,3 +204,30 @@ def test_config_show_masks_secrets(home: Path) -> None:
     shown = json.loads(out.stdout)
     assert shown["database_url"] == "postgresql+psycopg://u:****@db/x"
     assert shown["smtp"]["password"] == "****"
+
+
+def test_runs_output_shows_what_the_runner_reported(home: Path, tmp_path: Path) -> None:
+    spec = spec_file(
+        tmp_path,
+        [
+            {
+                "task_key": "reporter",
+                "shell_task": sh(
+                    'echo working; echo \'{"sql_output": {"row_count": 2}, '
+                    '"error": "the table is empty", "error_trace": "at line 1"}\' '
+                    '> "$PODIUM_TASK_OUTPUT"; exit 1'
+                ),
+            },
+        ],
+    )
+    assert podium("run", str(spec)).returncode == 1
+    found = json.loads(podium("runs", "output", "1", "reporter", "-o", "json").stdout)
+    assert found["metadata"]["task_key"] == "reporter"
+    assert found["sql_output"] == {"row_count": 2}
+    assert found["error"] == "the table is empty"  # the runner's words, not "exit code 1"
+    assert found["error_trace"] == "at line 1"
+    assert found["logs"] == "working\n" and found["logs_truncated"] is False
+    text = podium("runs", "output", "1", "reporter")
+    assert "error: the table is empty" in text.stdout and "row_count" in text.stdout
+    missing = podium("runs", "output", "1", "reporter", "--attempt", "3")
+    assert missing.returncode == 2 and "no attempt 3" in missing.stderr

@@ -143,3 +143,22 @@ def print_runs(console: Console, runs: list[dict[str, Any]]) -> None:
             Text(run["state"].get("state_message", "")[:60], style="dim"),
         )
     console.print(table)
+
+
+def print_output(console: Console, found: dict[str, Any]) -> None:
+    """A task's output for people: its state, each output section, the end of its log."""
+    meta = found["metadata"]
+    header = Text(f"{meta['task_key']} (attempt {meta['attempt_number']}): ")
+    header.append_text(state_text(meta["state"]["life_cycle_state"],
+                                  meta["state"].get("result_state")))
+    console.print(header)
+    if "error" in found:
+        console.print(f"error: {found['error']}", style="red", highlight=False)
+    for key, value in found.items():
+        if key.endswith("_output"):
+            console.print(f"{key}:", style="bold")
+            console.print_json(json.dumps(value, default=str))
+    if found.get("logs"):
+        note = " (the end of it)" if found.get("logs_truncated") else ""
+        console.print(f"log{note}: {meta['log_path']}", style="bold", highlight=False)
+        console.print(found["logs"].rstrip(), highlight=False, markup=False)

@@ -105,6 +105,27 @@ def _copy(path: Path, offset: int) -> int:
 
 @runs.command()
 @click.argument("run_id", type=int)
+@click.argument("task_key")
+@click.option("--attempt", type=int, default=None, help="Attempt number (default: the latest).")
+@output_option
+def output(run_id: int, task_key: str, attempt: int | None, output: str) -> None:
+    """Show a task's output (notebook result, SQL rows, HTTP response, error, log tail),
+    as the Jobs API runs/get-output does."""
+    from podium.services import get_output, open_podium
+
+    found = get_output(open_podium(), run_id, task_key, attempt)
+    if output == "json":
+        click.echo(json.dumps(found, indent=2))
+        return
+    from rich.console import Console
+
+    from podium.cli.render import print_output
+
+    print_output(Console(), found)
+
+
+@runs.command()
+@click.argument("run_id", type=int)
 def cancel(run_id: int) -> None:
     """Cancel a running run: its processes get SIGTERM (then SIGKILL), nothing more starts."""
     from podium.services import cancel_run, open_podium

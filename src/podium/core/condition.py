@@ -7,7 +7,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from podium.spec.models import ConditionOp
+from podium.spec.base import ConditionOp
 
 _OPS: dict[ConditionOp, Callable[[Any, Any], bool]] = {
     ConditionOp.EQUAL_TO: operator.eq,

@@ -20,7 +20,8 @@ from podium.core.states import (
     LifeCycleState,
     ResultState,
 )
-from podium.spec.models import JobSpec, RunIf, Task
+from podium.spec.base import RunIf
+from podium.spec.models import JobSpec, Task
 
 L = LifeCycleState
 R = ResultState

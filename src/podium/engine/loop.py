@@ -481,7 +481,8 @@ class _RunDriver:
                                        message=outcome.message), now, attempt=number)
             return
         self.finished.append(q.finished_attempt_row(
-            attempt_id, L.TERMINATED, result, outcome.message, outcome.exit_code, now
+            attempt_id, L.TERMINATED, result, outcome.message, outcome.exit_code, now,
+            outcome.output,
         ))
         if outcome.task_values or key in self.values:
             q.put_task_values(session, self.run_id, key, outcome.task_values)

@@ -32,6 +32,11 @@ class AttemptRequest:
     env: dict[str, str] = field(default_factory=dict)
 
 
+# A runner's process writes its output (a JSON object) to the file this variable names;
+# an "error" key in it becomes the attempt's state message.
+OUTPUT_ENV = "PODIUM_TASK_OUTPUT"
+
+
 def attempt_file(work_prefix: Path, suffix: str) -> Path:
     """One of an attempt's own files: ``work_prefix`` + ``suffix`` (e.g. ``.pid``)."""
     return work_prefix.with_name(work_prefix.name + suffix)
@@ -46,6 +51,8 @@ class Outcome:
         message: for a failure, the last line of the log or what went wrong.
         task_values: the values the attempt set.
         internal_error: the executor failed, not the task (INTERNAL_ERROR, no retry).
+        output: what the runner reported (notebook result, SQL rows, ...), for
+            ``runs/get-output``.
     """
 
     attempt_id: int
@@ -55,6 +62,7 @@ class Outcome:
     task_values: dict[str, Any] = field(default_factory=dict)
     duration_seconds: float = 0.0
     internal_error: bool = False
+    output: dict[str, Any] = field(default_factory=dict)
 
 
 class Executor(Protocol):

@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from podium.core.states import ResultState
-from podium.executors.base import AttemptRequest, Outcome, attempt_file
+from podium.executors.base import OUTPUT_ENV, AttemptRequest, Outcome, attempt_file
 from podium.executors.warm import WarmPython, WarmPythonLost
 from podium.task_values import MAX_VALUE_BYTES, VALUES_IN_ENV, VALUES_OUT_ENV
 
 _SEARCH_PATHS = ("PATH", "PYTHONPATH")
+OUTPUT_SUFFIX = ".output.json"
+_STOPPED = {ResultState.TIMEDOUT: "timed out", ResultState.CANCELED: "was canceled"}
 PIDS_FILE = "pids"  # in the run's work folder: "TASK.ATTEMPT PID" per started process
 
 
@@ -51,6 +53,9 @@ class LocalExecutor:
         self._mkdir(request.log_path.parent)
         values_out = attempt_file(request.work_prefix, ".values-out.jsonl")
         env = _environment(self._base_env, request, values_out)
+        output = attempt_file(request.work_prefix, OUTPUT_SUFFIX)
+        output.unlink(missing_ok=True)
+        env[OUTPUT_ENV] = str(output)
         try:
             pid, exit_code_of = await self._start(request, env)
         except (OSError, WarmPythonLost) as exc:
@@ -205,16 +210,32 @@ def _outcome(
     duration: float,
 ) -> Outcome:
     values, problem = _read_values(values_out)
+    output = _read_output(attempt_file(request.work_prefix, OUTPUT_SUFFIX))
     if reason is not None:
-        word = "timed out" if reason is ResultState.TIMEDOUT else "was canceled"
-        message = f"the task {word}"
+        result, message = reason, f"the task {_STOPPED[reason]}"
         if reason is ResultState.TIMEDOUT:
             message += f" after {request.timeout_seconds:g} s"
-        return Outcome(request.attempt_id, reason, exit_code, message, values, duration)
-    if exit_code == 0 and problem is None:
-        return Outcome(request.attempt_id, ResultState.SUCCESS, 0, "", values, duration)
-    message = problem or _failure_message(request.log_path, exit_code)
-    return Outcome(request.attempt_id, ResultState.FAILED, exit_code, message, values, duration)
+    elif exit_code == 0 and problem is None:
+        result, message = ResultState.SUCCESS, ""
+    else:
+        # A runner that knows what went wrong says so in its output ("notebook cell 7
+        # raised KeyError: 'user_id'"); otherwise the last line of the log tells.
+        result = ResultState.FAILED
+        message = problem or str(output.get("error") or "") or _failure_message(
+            request.log_path, exit_code
+        )
+    return Outcome(request.attempt_id, result, exit_code, message, values, duration,
+                   output=output)
+
+
+def _read_output(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        return {"error": f"unreadable task output {path.name}: {exc}"}
+    return data if isinstance(data, dict) else {"result": data}
 
 
 def _read_values(path: Path) -> tuple[dict[str, Any], str | None]:

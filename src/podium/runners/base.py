@@ -6,9 +6,12 @@ runs the ``ProcessSpec`` they build, so the same runner serves a local pool or a
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from podium.spec.models import Task
 
@@ -47,3 +50,14 @@ def resolve_path(path: str, ctx: RunnerContext) -> Path:
     """``path`` made absolute against the job spec's folder."""
     candidate = Path(path).expanduser()
     return candidate if candidate.is_absolute() else ctx.source_dir / candidate
+
+
+def write_output(output: dict[str, Any]) -> None:
+    """From a runner's own process: report its output (``notebook_output``,
+    ``sql_output``, ...; an ``error`` key becomes the attempt's state message).
+
+    Without PODIUM_TASK_OUTPUT (the process was started by hand) this does nothing.
+    """
+    path = os.environ.get("PODIUM_TASK_OUTPUT")
+    if path:
+        Path(path).write_text(json.dumps(output, default=str), encoding="utf-8")

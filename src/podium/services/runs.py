@@ -18,8 +18,9 @@ from podium.core import TERMINAL, LifeCycleState, ResultState, plan_repair, term
 from podium.engine import STALE_AFTER, Engine, RunEvent, engine_alive, utcnow
 from podium.errors import Conflict, InvalidArgument, NotFound
 from podium.services.context import Podium
-from podium.services.views import run_dict
+from podium.services.views import output_dict, run_dict
 from podium.spec import JobSpec, LoadedJob
+from podium.store import AttemptRow
 from podium.store import jobs as job_queries
 from podium.store import runs as q
 
@@ -209,22 +210,42 @@ def log_path(podium: Podium, run_id: int, task_key: str, attempt: int | None = N
         NotFound: no such run, task or attempt.
     """
     with podium.sessions() as session:
-        run = q.get_run(session, run_id)
-        attempts = q.get_attempts(session, run_id, task_key)
-        if not attempts:
-            tasks = q.get_task_runs(session, run_id)
-            if task_key not in tasks:
-                close = difflib.get_close_matches(task_key, list(tasks), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise NotFound(f"run {run.run_id} has no task {task_key!r}{hint}")
-            raise NotFound(f"task {task_key!r} of run {run_id} has not started; it has no log yet")
-        if attempt is None:
-            return Path(attempts[-1].log_path)
-        for row in attempts:
-            if row.attempt_number == attempt:
-                return Path(row.log_path)
-        numbers = ", ".join(str(a.attempt_number) for a in attempts)
-        raise NotFound(f"task {task_key!r} has no attempt {attempt}; attempts: {numbers}")
+        return Path(_find_attempt(session, run_id, task_key, attempt).log_path)
+
+
+def get_output(
+    podium: Podium, run_id: int, task_key: str, attempt: int | None = None
+) -> dict[str, Any]:
+    """An attempt's (default: the latest) output in the ``runs/get-output`` shape.
+
+    Raises:
+        NotFound: no such run, task or attempt.
+    """
+    with podium.sessions() as session:
+        found = _find_attempt(session, run_id, task_key, attempt)
+        return output_dict(q.get_run(session, run_id), found, task_key)
+
+
+def _find_attempt(
+    session: Session, run_id: int, task_key: str, attempt: int | None
+) -> AttemptRow:
+    """An attempt (default: the latest) of ``task_key`` in ``run_id``, or NotFound."""
+    run = q.get_run(session, run_id)
+    attempts = q.get_attempts(session, run_id, task_key)
+    if not attempts:
+        tasks = q.get_task_runs(session, run_id)
+        if task_key not in tasks:
+            close = difflib.get_close_matches(task_key, list(tasks), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise NotFound(f"run {run.run_id} has no task {task_key!r}{hint}")
+        raise NotFound(f"task {task_key!r} of run {run_id} has not started yet")
+    if attempt is None:
+        return attempts[-1]
+    for row in attempts:
+        if row.attempt_number == attempt:
+            return row
+    numbers = ", ".join(str(a.attempt_number) for a in attempts)
+    raise NotFound(f"task {task_key!r} has no attempt {attempt}; attempts: {numbers}")
 
 
 def attempt_running(podium: Podium, run_id: int, task_key: str) -> bool:

@@ -116,3 +116,41 @@ def _attempt_dict(a: AttemptRow) -> dict[str, Any]:
 
 def _duration(start: datetime | None, end: datetime | None) -> int:
     return int((end - start).total_seconds() * 1000) if start and end else 0
+
+
+# runs/get-output returns the end of the log, as Databricks returns its last part.
+LOG_TAIL_CHARS = 10_000
+
+
+def output_dict(run: RunRow, attempt: AttemptRow, task_key: str) -> dict[str, Any]:
+    """One attempt's output in the ``runs/get-output`` shape."""
+    output: dict[str, Any] = json.loads(attempt.output_json) if attempt.output_json else {}
+    error_trace = output.pop("error_trace", None)
+    output.pop("error", None)
+    logs, truncated = _log_tail(attempt.log_path)
+    out: dict[str, Any] = {
+        "metadata": {
+            "job_id": run.job_id, "run_id": attempt.attempt_id, "parent_run_id": run.run_id,
+            "task_key": task_key, **_attempt_dict(attempt),
+        },
+        **output,
+        "logs": logs,
+        "logs_truncated": truncated,
+    }
+    if attempt.result_state not in (None, "SUCCESS") or attempt.life_cycle_state == (
+        "INTERNAL_ERROR"
+    ):
+        out["error"] = attempt.state_message
+        if error_trace:
+            out["error_trace"] = error_trace
+    return out
+
+
+def _log_tail(path: str) -> tuple[str, bool]:
+    try:
+        with open(path, "rb") as log:
+            size = log.seek(0, 2)
+            log.seek(max(0, size - LOG_TAIL_CHARS))
+            return log.read().decode(errors="replace"), size > LOG_TAIL_CHARS
+    except FileNotFoundError:
+        return "", False

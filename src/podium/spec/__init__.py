@@ -5,13 +5,12 @@ Everything here is pure: no database, processes or clock.
 
 from __future__ import annotations
 
+from podium.spec.base import ConditionOp, RunIf
 from podium.spec.load import LoadedJob, load_job
 from podium.spec.models import (
     TASK_TYPE_FIELDS,
-    ConditionOp,
     JobParameter,
     JobSpec,
-    RunIf,
     Task,
     TaskDependency,
 )

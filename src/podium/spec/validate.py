@@ -34,12 +34,17 @@ IGNORED_TASK_FIELDS: tuple[str, ...] = (
     "email_notifications", "webhook_notifications", "notification_settings", "health",
     "compute", "disable_auto_optimization",
 )  # fmt: skip
-# Databricks task types Podium cannot run yet: an error, since ignoring one drops the work.
-UNSUPPORTED_TASK_TYPES: tuple[str, ...] = (
+# Every task type Databricks or Podium knows. Those Podium cannot run (yet) are an error,
+# since ignoring one would silently drop the work.
+KNOWN_TASK_TYPES: tuple[str, ...] = (
+    "spark_python_task", "python_function_task", "shell_task", "condition_task",
     "notebook_task", "spark_jar_task", "python_wheel_task", "sql_task", "for_each_task",
-    "run_job_task", "spark_submit_task", "pipeline_task", "dbt_task", "http_task",
+    "run_job_task", "http_task", "spark_submit_task", "pipeline_task", "dbt_task",
     "clean_rooms_notebook_task", "dashboard_task", "power_bi_task", "gen_ai_compute_task",
 )  # fmt: skip
+UNSUPPORTED_TASK_TYPES: tuple[str, ...] = tuple(
+    t for t in KNOWN_TASK_TYPES if t not in TASK_TYPE_FIELDS
+)
 ALL_TASK_TYPES: tuple[str, ...] = TASK_TYPE_FIELDS + UNSUPPORTED_TASK_TYPES
 
 Loc = tuple[int | str, ...]

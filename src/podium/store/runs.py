@@ -170,12 +170,14 @@ def finished_attempt_row(
     message: str,
     exit_code: int | None,
     now: datetime,
+    output: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One row for ``finish_attempts``."""
     return {
         "b_attempt_id": attempt_id, "life_cycle_state": life_cycle_state.value,
         "result_state": result_state.value if result_state else None,
         "state_message": message, "exit_code": exit_code, "ended_at": now,
+        "output_json": json.dumps(output) if output else None,
     }
 
 

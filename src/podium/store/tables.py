@@ -99,6 +99,7 @@ class AttemptRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     exit_code: Mapped[int | None] = mapped_column(Integer)
     log_path: Mapped[str] = mapped_column(Text)
+    output_json: Mapped[str | None] = mapped_column(Text)  # what runs/get-output shows
 
 
 class TaskValueRow(Base):

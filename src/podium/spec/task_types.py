@@ -1,0 +1,154 @@
+"""One model per task type (the ``*_task`` fields of a task), plus libraries and
+environments. Podium extensions (``shell_task``, ``python_function_task``,
+``http_task``, ``sql_task.query.query_text``) follow the Jobs API naming style."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from podium.spec.base import ConditionOp, SpecModel
+
+
+class SparkPythonTask(SpecModel):
+    """Run a Python file with the job's interpreter (PySpark is not needed)."""
+
+    python_file: str = Field(min_length=1)
+    parameters: list[str] = []
+    source: Literal["WORKSPACE", "GIT"] | None = None
+
+
+class PythonFunctionTask(SpecModel):
+    """Podium extension: call ``module:callable`` in a worker process."""
+
+    function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+    parameters: list[Any] = []
+    named_parameters: dict[str, Any] = {}
+
+
+class ShellTask(SpecModel):
+    """Podium extension: run ``command`` (an argv list, never through a shell)."""
+
+    command: list[str] = Field(min_length=1)
+    cwd: str | None = None
+    env: dict[str, str] = {}
+
+
+class ConditionTask(SpecModel):
+    """Compare ``left`` and ``right``; dependents choose a branch by ``outcome``."""
+
+    op: ConditionOp
+    left: str
+    right: str
+
+
+class NotebookTask(SpecModel):
+    """Execute a Jupyter notebook; ``base_parameters`` fill its ``parameters`` cell."""
+
+    notebook_path: str = Field(min_length=1)
+    base_parameters: dict[str, str] = {}
+    source: Literal["WORKSPACE", "GIT"] | None = None
+    warehouse_id: str | None = None
+
+
+class SparkJarTask(SpecModel):
+    """Run ``main_class_name`` with ``java``; jars come from the task's ``libraries``."""
+
+    main_class_name: str = Field(min_length=1)
+    parameters: list[str] = []
+
+
+class PythonWheelTask(SpecModel):
+    """Run entry point ``entry_point`` of package ``package_name``."""
+
+    package_name: str = Field(min_length=1)
+    entry_point: str = Field(min_length=1)
+    parameters: list[str] = []
+    named_parameters: dict[str, str] = {}
+
+
+class SqlFile(SpecModel):
+    path: str = Field(min_length=1)
+    source: Literal["WORKSPACE", "GIT"] | None = None
+
+
+class SqlQuery(SpecModel):
+    """``query_text`` is a Podium extension: Databricks names a saved query instead."""
+
+    query_text: str = Field(min_length=1)
+
+
+class SqlTask(SpecModel):
+    """Run SQL from ``file`` or ``query`` on the connection named by ``warehouse_id``."""
+
+    warehouse_id: str = "default"
+    file: SqlFile | None = None
+    query: SqlQuery | None = None
+    parameters: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SqlTask:
+        if (self.file is None) == (self.query is None):
+            raise ValueError("give exactly one of 'file' and 'query'")
+        return self
+
+
+class HttpTask(SpecModel):
+    """Podium extension: call an HTTP API; the JSON response becomes task values."""
+
+    url: str = Field(min_length=1)
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+    headers: dict[str, str] = {}
+    params: dict[str, str] = {}
+    body: Any = None
+    expected_status: list[int] = []  # empty: any 2xx
+    timeout_seconds: float = Field(default=30, gt=0)
+    # Task value name -> JMESPath expression over the JSON response.
+    response_values: dict[str, str] = {}
+
+
+class RunJobTask(SpecModel):
+    """Run another job of this Podium home as a child run and wait for it."""
+
+    job_id: int | None = None
+    job_name: str | None = None
+    job_parameters: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _one_job(self) -> RunJobTask:
+        if (self.job_id is None) == (self.job_name is None):
+            raise ValueError("give exactly one of 'job_id' and 'job_name'")
+        return self
+
+
+class PypiLibrary(SpecModel):
+    package: str = Field(min_length=1)
+    repo: str | None = None
+
+
+class Library(SpecModel):
+    """One of a task's libraries; Podium uses ``jar``, ``whl`` and ``pypi``."""
+
+    jar: str | None = None
+    whl: str | None = None
+    pypi: PypiLibrary | None = None
+    requirements: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Library:
+        if sum(v is not None for v in (self.jar, self.whl, self.pypi, self.requirements)) != 1:
+            raise ValueError("give exactly one of 'jar', 'whl', 'pypi' and 'requirements'")
+        return self
+
+
+class EnvironmentSpec(SpecModel):
+    client: str | None = None
+    dependencies: list[str] = []
+
+
+class Environment(SpecModel):
+    """A Python environment tasks can run in (``environment_key``)."""
+
+    environment_key: str = Field(min_length=1)
+    spec: EnvironmentSpec = EnvironmentSpec()
