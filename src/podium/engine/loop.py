@@ -52,7 +52,7 @@ from podium.executors import (
     attempt_file,
     kill_leftover,
 )
-from podium.runners import RUNNERS, RunnerContext
+from podium.runners import RunnerContext, runner_for
 from podium.settings import Settings
 from podium.spec.models import JobSpec, Task
 from podium.store import runs as q
@@ -71,6 +71,13 @@ STALE_AFTER = timedelta(seconds=10)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _connections(settings: Settings) -> dict[str, str]:
+    """Named SQL connections: ``default`` is the embedded DuckDB warehouse in the home."""
+    configured = settings.extra.get("connections", {})
+    named = {str(k): str(v) for k, v in configured.items()} if isinstance(configured, dict) else {}
+    return {"default": f"duckdb:///{settings.home / 'warehouse.duckdb'}", **named}
 
 
 def engine_alive(engine_id: str | None, heartbeat_at: datetime | None, now: datetime) -> bool:
@@ -252,6 +259,10 @@ class _RunDriver:
                     heapq.heappush(self.ready, (self.graph.position[key], key))
             self.values = q.get_task_values(session, self.run_id)
             self.has_refs: dict[str, bool] = {}
+            self.runner_context = RunnerContext(
+                python=sys.executable, source_dir=self.source_dir, home=self.home,
+                connections=_connections(self.engine.settings),
+            )
             self.artifacts = paths.artifacts_dir(self.home, self.run_id)
             self.artifacts.mkdir(parents=True, exist_ok=True)
             self.task_run_ids: dict[str, int] = {}
@@ -400,8 +411,7 @@ class _RunDriver:
                                        attempt_count=number + 1, message=str(exc)),
                       now, attempt=number, started=number == 0)
             return None
-        runner = RUNNERS[resolved.task_type]
-        process = runner(resolved, RunnerContext(sys.executable, self.source_dir))
+        process = runner_for(resolved.task_type)(resolved, self.runner_context)
         self._set(session, replace(state, life_cycle_state=L.RUNNING, attempt_count=number + 1,
                                    retry_at=None, message=""), now, attempt=number,
                   started=number == 0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,14 @@ class RunnerContext:
     Attributes:
         python: the job's Python interpreter.
         source_dir: the folder of the job spec; relative paths resolve against it.
+        home: PODIUM_HOME (caches, the embedded warehouse).
+        connections: SQL connection name -> SQLAlchemy URL (``default`` always set).
     """
 
     python: str
     source_dir: Path
+    home: Path = Path()
+    connections: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,11 @@ TASK_TYPE_FIELDS: tuple[str, ...] = (
     "python_function_task",
     "shell_task",
     "condition_task",
+    "notebook_task",
+    "spark_jar_task",
+    "python_wheel_task",
+    "sql_task",
+    "http_task",
 )
 
 

@@ -103,7 +103,10 @@ class HttpTask(SpecModel):
     params: dict[str, str] = {}
     body: Any = None
     expected_status: list[int] = []  # empty: any 2xx
-    timeout_seconds: float = Field(default=30, gt=0)
+    timeout_seconds: float = Field(default=30, gt=0)  # per request
+    # Requests made at most: 429 and 5xx answers (and connection errors) are retried,
+    # after the server's Retry-After when it gives one.
+    max_attempts: int = Field(default=3, ge=1, le=20)
     # Task value name -> JMESPath expression over the JSON response.
     response_values: dict[str, str] = {}
 
