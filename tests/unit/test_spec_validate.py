@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from podium.errors import InvalidJobSpec, Problem
-from podium.spec import JobSpec, load_job, parse_job
+from podium.spec import TASK_TYPE_FIELDS, JobSpec, load_job, parse_job
 from podium.spec.validate import (
     IGNORED_JOB_FIELDS,
     IGNORED_TASK_FIELDS,
@@ -64,8 +64,8 @@ BAD_SPECS: dict[str, list[tuple[str, str]]] = {
         ("unknown-reference", "tasks[0].shell_task.command[2]"),
     ],
     "unsupported_task_type.yaml": [
-        ("unsupported-task-type", "tasks[0].notebook_task"),
-        ("unsupported-task-type", "tasks[1].sql_task"),
+        ("unsupported-task-type", "tasks[0].dbt_task"),
+        ("unsupported-task-type", "tasks[1].pipeline_task"),
     ],
     "wrong_type.yaml": [
         ("wrong-type", "tasks[0].max_retries"),
@@ -96,12 +96,10 @@ EXACT_MESSAGES: dict[str, list[str]] = {
         "keep exactly one  [multiple-task-types]"
     ],
     "unsupported_task_type.yaml": [
-        "tasks[0].notebook_task: task type 'notebook_task' is not supported yet; supported "
-        "task types: spark_python_task, python_function_task, shell_task, condition_task"
-        "  [unsupported-task-type]",
-        "tasks[1].sql_task: task type 'sql_task' is not supported yet; supported "
-        "task types: spark_python_task, python_function_task, shell_task, condition_task"
-        "  [unsupported-task-type]",
+        "tasks[0].dbt_task: task type 'dbt_task' is not supported yet; supported "
+        f"task types: {', '.join(TASK_TYPE_FIELDS)}  [unsupported-task-type]",
+        "tasks[1].pipeline_task: task type 'pipeline_task' is not supported yet; supported "
+        f"task types: {', '.join(TASK_TYPE_FIELDS)}  [unsupported-task-type]",
     ],
     "wrong_type.yaml": [
         "tasks[0].max_retries: expected an integer, got the string 'three'  [wrong-type]",
