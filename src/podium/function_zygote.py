@@ -22,6 +22,7 @@ import traceback
 from typing import Any
 
 from podium import function_worker
+from podium.log_lines import StampedWriter
 
 
 def main() -> int:
@@ -77,11 +78,11 @@ def _child(request: dict[str, Any], log: int, private_fds: tuple[int, int]) -> N
         os.dup2(log, 2)
         os.close(devnull)
         os.close(log)
-        # Fresh, line-buffered streams on the log, as PYTHONUNBUFFERED gives a new process
+        # Unbuffered streams that stamp each line as the executor does for other tasks
         # (the zygote's own were buffered for a pipe), so `logs --follow` sees lines live.
         sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
-        sys.stdout = open(1, "w", buffering=1, encoding="utf-8", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", closefd=False)  # noqa: SIM115
+        sys.stdout = StampedWriter(1, "out")
+        sys.stderr = StampedWriter(2, "err")
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])

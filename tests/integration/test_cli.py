@@ -73,7 +73,10 @@ def test_run_exit_codes_and_json_output(home: Path, tmp_path: Path) -> None:
     assert run["tasks"][0]["task_key"] == "hello"
 
     logs = podium("runs", "logs", str(run["run_id"]), "hello")
-    assert logs.returncode == 0 and logs.stdout == "hi ada\n"
+    assert logs.returncode == 0
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z out \| hi ada\n", logs.stdout)
+    bare = podium("runs", "logs", str(run["run_id"]), "hello", "--no-timestamps")
+    assert bare.stdout == "hi ada\n"
 
     unknown = podium("run", str(ok), "--param", "whom=x")
     assert unknown.returncode == 2
@@ -127,7 +130,7 @@ def test_logs_follow_streams_until_the_task_ends(home: Path, tmp_path: Path) -> 
     run = podium_cli("run", str(spec))
     try:
         wait_for(lambda: (tmp_path / "started").exists(), what="the task to start")
-        follow = podium_cli("runs", "logs", "1", "talk", "--follow")
+        follow = podium_cli("runs", "logs", "1", "talk", "--follow", "--no-timestamps")
         (tmp_path / "go").touch()
         out, err = follow.communicate(timeout=60)
         assert follow.returncode == 0, err
@@ -226,7 +229,7 @@ def test_runs_output_shows_what_the_runner_reported(home: Path, tmp_path: Path) 
     assert found["sql_output"] == {"row_count": 2}
     assert found["error"] == "the table is empty"  # the runner's words, not "exit code 1"
     assert found["error_trace"] == "at line 1"
-    assert found["logs"] == "working\n" and found["logs_truncated"] is False
+    assert found["logs"].endswith("out | working\n") and found["logs_truncated"] is False
     text = podium("runs", "output", "1", "reporter")
     assert "error: the table is empty" in text.stdout and "row_count" in text.stdout
     missing = podium("runs", "output", "1", "reporter", "--attempt", "3")

@@ -170,7 +170,8 @@ def test_good_spec_validates_and_warns_about_ignored_fields() -> None:
     assert loaded.warnings == [
         "schedule: not implemented by Podium yet; ignored",
         "email_notifications: not implemented by Podium yet; ignored",
-        "tasks[0].libraries: not implemented by Podium yet; ignored",
+        "tasks[0].libraries: only spark_jar_task and python_wheel_task use libraries; ignored "
+        "(for Python packages, declare an environment and name it with environment_key)",
         "tasks[2].existing_cluster_id: not implemented by Podium yet; ignored",
     ]
 

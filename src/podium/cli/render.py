@@ -154,6 +154,9 @@ def print_output(console: Console, found: dict[str, Any]) -> None:
     console.print(header)
     if "error" in found:
         console.print(f"error: {found['error']}", style="red", highlight=False)
+    if found.get("error_trace"):
+        console.print("error trace:", style="bold")
+        console.print(found["error_trace"].rstrip(), highlight=False, markup=False)
     for key, value in found.items():
         if key.endswith("_output"):
             console.print(f"{key}:", style="bold")

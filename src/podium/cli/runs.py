@@ -71,36 +71,66 @@ def show(run_id: int, output: str) -> None:
 @click.argument("task_key")
 @click.option("--attempt", type=int, default=None, help="Attempt number (default: the latest).")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing while the task runs.")
-def logs(run_id: int, task_key: str, attempt: int | None, follow: bool) -> None:
+@click.option("--no-timestamps", is_flag=True,
+              help="Leave out the time and stream that start each line.")
+def logs(run_id: int, task_key: str, attempt: int | None, follow: bool,
+         no_timestamps: bool) -> None:
     """Print the log of one task attempt."""
     from podium.services import attempt_running, log_path, open_podium
 
     podium = open_podium()
     path = log_path(podium, run_id, task_key, attempt)
-    offset = _copy(path, 0)
+    out = _LogCopier(no_timestamps)
+    offset = out.copy(path, 0)
     while follow and attempt is None and attempt_running(podium, run_id, task_key):
         time.sleep(0.2)
         latest = log_path(podium, run_id, task_key)
         if latest != path:
-            offset = _copy(path, offset)
+            out.copy(path, offset)
             click.echo(f"--- {latest.name} ---")
             path, offset = latest, 0
-        offset = _copy(path, offset)
+        offset = out.copy(path, offset)
     if follow:
-        _copy(log_path(podium, run_id, task_key, attempt) if attempt is not None else path, offset)
+        out.copy(path, offset)
+    out.finish()
 
 
-def _copy(path: Path, offset: int) -> int:
-    """Write ``path`` from ``offset`` to stdout; return the new offset."""
-    try:
-        with open(path, "rb") as src:
-            src.seek(offset)
-            data = src.read()
-    except FileNotFoundError:
-        return offset
-    sys.stdout.buffer.write(data)
-    sys.stdout.flush()
-    return offset + len(data)
+class _LogCopier:
+    """Copies a growing log to stdout, optionally without the line stamps."""
+
+    def __init__(self, strip_stamps: bool) -> None:
+        self.strip_stamps = strip_stamps
+        self.partial = b""  # an unfinished last line, held back while stripping
+
+    def copy(self, path: Path, offset: int) -> int:
+        """Write ``path`` from ``offset`` to stdout; return the new offset."""
+        try:
+            with open(path, "rb") as src:
+                src.seek(offset)
+                data = src.read()
+        except FileNotFoundError:
+            return offset
+        self._write(data)
+        return offset + len(data)
+
+    def _write(self, data: bytes) -> None:
+        if self.strip_stamps:
+            from podium.log_lines import strip
+
+            *lines, self.partial = (self.partial + data).split(b"\n")
+            data = b"".join(strip(ln.decode(errors="replace")).encode() + b"\n" for ln in lines)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+    def finish(self) -> None:
+        if self.partial:
+            partial, self.partial = self.partial, b""
+            if self.strip_stamps:
+                from podium.log_lines import strip
+
+                partial = strip(partial.decode(errors="replace")).encode()
+            sys.stdout.buffer.write(partial)
+            sys.stdout.flush()
 
 
 @runs.command()

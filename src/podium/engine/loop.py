@@ -53,6 +53,7 @@ from podium.executors import (
     kill_leftover,
 )
 from podium.runners import RunnerContext, runner_for
+from podium.runners import environment as runners_environment
 from podium.settings import Settings
 from podium.spec.models import JobSpec, Task
 from podium.store import runs as q
@@ -262,8 +263,10 @@ class _RunDriver:
             self.runner_context = RunnerContext(
                 python=sys.executable, source_dir=self.source_dir, home=self.home,
                 connections=_connections(self.engine.settings),
+                job_parameters=self.parameters,
             )
             self.artifacts = paths.artifacts_dir(self.home, self.run_id)
+            self.environments = {e.environment_key: e for e in self.spec.environments}
             self.artifacts.mkdir(parents=True, exist_ok=True)
             self.task_run_ids: dict[str, int] = {}
             for attempt in q.get_attempts(session, self.run_id):
@@ -412,6 +415,9 @@ class _RunDriver:
                       now, attempt=number, started=number == 0)
             return None
         process = runner_for(resolved.task_type)(resolved, self.runner_context)
+        if task.environment_key is not None:
+            environment = self.environments[task.environment_key]
+            process = runners_environment.wrap(process, environment, self.home)
         self._set(session, replace(state, life_cycle_state=L.RUNNING, attempt_count=number + 1,
                                    retry_at=None, message=""), now, attempt=number,
                   started=number == 0)

@@ -20,7 +20,9 @@ from typing import Any, TextIO
 
 from podium.core.states import ResultState
 from podium.executors.base import OUTPUT_ENV, AttemptRequest, Outcome, attempt_file
+from podium.executors.logs import LogPump, append_line
 from podium.executors.warm import WarmPython, WarmPythonLost
+from podium.log_lines import strip
 from podium.task_values import MAX_VALUE_BYTES, VALUES_IN_ENV, VALUES_OUT_ENV
 
 _SEARCH_PATHS = ("PATH", "PYTHONPATH")
@@ -57,11 +59,10 @@ class LocalExecutor:
         output.unlink(missing_ok=True)
         env[OUTPUT_ENV] = str(output)
         try:
-            pid, exit_code_of = await self._start(request, env)
+            pid, exit_code_of, pump = await self._start(request, env)
         except (OSError, WarmPythonLost) as exc:
             message = f"cannot start {request.process.argv[0]!r}: {_reason(exc)}"
-            with open(request.log_path, "ab") as log:
-                log.write(f"{message}\n".encode())
+            append_line(request.log_path, message)
             return Outcome(request.attempt_id, ResultState.FAILED, None, message)
         self._running[request.attempt_id] = pid
         self._record_pid(request.work_prefix, pid)
@@ -73,24 +74,31 @@ class LocalExecutor:
         finally:
             del self._running[request.attempt_id]
             _kill_group(pid, signal.SIGKILL)  # stragglers the task left behind
+            if pump is not None:
+                await pump.close()
         reason = self._reasons.pop(request.attempt_id, None)
         return _outcome(request, exit_code, reason, values_out, time.monotonic() - started)
 
     async def _start(
         self, request: AttemptRequest, env: dict[str, str]
-    ) -> tuple[int, Coroutine[Any, Any, int]]:
-        """Start the attempt's process; returns its pid and what awaits its exit code."""
+    ) -> tuple[int, Coroutine[Any, Any, int], LogPump | None]:
+        """Start the attempt's process; returns its pid, what awaits its exit code, and
+        the pump copying its output into the log (a warm child writes the log itself)."""
         process = request.process
         if process.function_call is not None and self.warm is not None:
             pid = await self.warm.start(process.function_call, process.cwd, env,
                                         request.log_path)
-            return pid, self.warm.wait(pid)
-        with open(request.log_path, "ab") as log:
+            return pid, self.warm.wait(pid), None
+        log = open(request.log_path, "ab")  # noqa: SIM115 - the pump closes it
+        try:
             proc = subprocess.Popen(
                 process.argv, cwd=process.cwd, env=env, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
             )
-        return proc.pid, _exit_of(proc)
+        except BaseException:
+            log.close()
+            raise
+        return proc.pid, _exit_of(proc), await LogPump.attach(proc, log)
 
     async def _wait(self, request: AttemptRequest, exit_code_of: Coroutine[Any, Any, int]) -> int:
         exited = asyncio.ensure_future(exit_code_of)
@@ -259,7 +267,7 @@ def _read_values(path: Path) -> tuple[dict[str, Any], str | None]:
 def _failure_message(log_path: Path, exit_code: int) -> str:
     if exit_code < 0:
         return f"the process was killed by signal {signal.Signals(-exit_code).name}"
-    last = _last_line(log_path)
+    last = strip(_last_line(log_path))
     return f"exit code {exit_code}" + (f": {last}" if last else "")
 
 

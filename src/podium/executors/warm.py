@@ -51,16 +51,15 @@ class WarmPython:
     async def close(self) -> None:
         """Stop the zygote (children already started run on to their end)."""
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        assert proc.stdin is not None
-        proc.stdin.close()
-        await proc.wait()
+        if proc is not None:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            await proc.wait()
         if self._reader is not None:
             await self._reader
 
     async def _ensure(self) -> asyncio.subprocess.Process:
-        if self._proc is not None and self._proc.returncode is None:
+        if self._proc is not None:
             return self._proc
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "podium.function_zygote",
@@ -85,6 +84,10 @@ class WarmPython:
                     started.set_result(message["pid"])
             elif message["pid"] in self._exits:
                 self._exits[message["pid"]].set_result(message["exit"])
+        # A new zygote serves the next start: this one's answers can no longer arrive
+        # (its exit may not be reaped yet, so its returncode cannot tell).
+        if self._proc is proc:
+            self._proc = None
         lost = WarmPythonLost("the warm Python worker stopped")
         for future in [*self._starts.values(), *self._exits.values()]:
             if not future.done():

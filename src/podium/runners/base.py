@@ -25,12 +25,14 @@ class RunnerContext:
         source_dir: the folder of the job spec; relative paths resolve against it.
         home: PODIUM_HOME (caches, the embedded warehouse).
         connections: SQL connection name -> SQLAlchemy URL (``default`` always set).
+        job_parameters: the run's job parameters (pushed down to notebooks).
     """
 
     python: str
     source_dir: Path
     home: Path = Path()
     connections: Mapping[str, str] = field(default_factory=dict)
+    job_parameters: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

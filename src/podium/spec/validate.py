@@ -24,13 +24,13 @@ if TYPE_CHECKING:
 
 # Databricks fields Podium accepts and ignores (with a warning) until it implements them.
 IGNORED_JOB_FIELDS: tuple[str, ...] = (
-    "job_clusters", "environments", "git_source", "email_notifications",
+    "job_clusters", "git_source", "email_notifications",
     "webhook_notifications", "notification_settings", "schedule", "trigger", "continuous",
     "queue", "health", "run_as", "access_control_list", "budget_policy_id",
     "usage_policy_id", "deployment", "edit_mode", "format", "performance_target",
 )  # fmt: skip
 IGNORED_TASK_FIELDS: tuple[str, ...] = (
-    "existing_cluster_id", "new_cluster", "job_cluster_key", "libraries", "environment_key",
+    "existing_cluster_id", "new_cluster", "job_cluster_key",
     "email_notifications", "webhook_notifications", "notification_settings", "health",
     "compute", "disable_auto_optimization",
 )  # fmt: skip
@@ -90,7 +90,10 @@ def _strip_ignored(data: dict[Any, Any]) -> tuple[dict[Any, Any], list[str]]:
         for i, task in enumerate(tasks):
             if isinstance(task, dict):
                 warnings += [_ignored(f"tasks[{i}].{k}") for k in task if k in IGNORED_TASK_FIELDS]
-                task = {k: v for k, v in task.items() if k not in IGNORED_TASK_FIELDS}
+                unused = _unused_libraries(task, i)
+                warnings += unused
+                dropped = (*IGNORED_TASK_FIELDS, *(["libraries"] if unused else []))
+                task = {k: v for k, v in task.items() if k not in dropped}
             new_tasks.append(task)
         cleaned["tasks"] = new_tasks
     return cleaned, warnings
@@ -98,6 +101,20 @@ def _strip_ignored(data: dict[Any, Any]) -> tuple[dict[Any, Any], list[str]]:
 
 def _ignored(loc: str) -> str:
     return f"{loc}: not implemented by Podium yet; ignored"
+
+
+# The task types that use their `libraries` (jars, wheels); on others they do nothing.
+LIBRARY_TASK_TYPES: tuple[str, ...] = ("spark_jar_task", "python_wheel_task")
+
+
+def _unused_libraries(task: dict[Any, Any], i: int) -> list[str]:
+    if not task.get("libraries") or any(task.get(t) is not None for t in LIBRARY_TASK_TYPES):
+        return []
+    return [
+        f"tasks[{i}].libraries: only spark_jar_task and python_wheel_task use libraries; "
+        "ignored (for Python packages, declare an environment and name it with "
+        "environment_key)"
+    ]
 
 
 def _strip_unsupported_types(data: dict[Any, Any]) -> dict[Any, Any]:
@@ -135,6 +152,7 @@ def check_job(data: dict[Any, Any]) -> list[Problem]:
     keys, key_problems = _task_keys(indexed)
     problems += key_problems
     problems += _check_dependencies(indexed, keys)
+    problems += _check_environments(data.get("environments"), indexed)
     graph = _upstream_graph(indexed, keys)
     problems += [Problem("cycle", "tasks", "cycle " + " -> ".join(c)) for c in find_cycles(graph)]
     problems += _check_references(indexed, graph, parameters)
@@ -476,3 +494,43 @@ def _in_document_order(problems: list[Problem]) -> list[Problem]:
         return head, int(index) if index is not None else float("inf")
 
     return sorted(problems, key=key)
+
+
+# Task types that run with a Python interpreter, and so can run in a job environment.
+ENVIRONMENT_TASK_TYPES: tuple[str, ...] = (
+    "spark_python_task", "python_wheel_task", "python_function_task",
+)  # fmt: skip
+
+
+def _environment_keys(environments: object) -> tuple[dict[str, int], list[Problem]]:
+    """Map each environment key to the index of its first environment; report duplicates."""
+    first: dict[str, int] = {}
+    problems: list[Problem] = []
+    for j, env in enumerate(environments if isinstance(environments, list) else []):
+        key = env.get("environment_key") if isinstance(env, dict) else None
+        if not isinstance(key, str):
+            continue  # the model reports it
+        if key in first:
+            msg = f"environment_key {key!r} is already used by environments[{first[key]}]"
+            loc = f"environments[{j}].environment_key"
+            problems.append(Problem("duplicate-environment-key", loc, msg, "keys must be unique"))
+        else:
+            first[key] = j
+    return first, problems
+
+
+def _check_environments(environments: object, indexed: Tasks) -> list[Problem]:
+    """Each task's environment_key names a declared environment, on a Python task."""
+    keys, problems = _environment_keys(environments)
+    for i, task in indexed.items():
+        key, loc = task.get("environment_key"), f"tasks[{i}].environment_key"
+        if not isinstance(key, str):
+            continue  # absent, or the model reports the wrong type
+        if key not in keys:
+            hint = did_you_mean(key, keys) or "declare it under the job's environments"
+            problems.append(Problem("unknown-environment", loc, f"no environment {key!r}", hint))
+        elif not any(task.get(t) is not None for t in ENVIRONMENT_TASK_TYPES):
+            msg = "environment_key applies to Python tasks only"
+            hint = "use it on " + ", ".join(ENVIRONMENT_TASK_TYPES)
+            problems.append(Problem("environment-key-unsupported", loc, msg, hint))
+    return problems
