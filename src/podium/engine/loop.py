@@ -9,6 +9,7 @@ then hand the new attempts to the executor. A crash at any instant leaves a stat
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import json
 import logging
@@ -16,8 +17,8 @@ import os
 import random
 import socket
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from podium.core import (
     should_retry,
     termination_for,
 )
-from podium.engine import paths
+from podium.engine import children, paths
 from podium.errors import Conflict
 from podium.executors import (
     AttemptRequest,
@@ -52,6 +53,7 @@ from podium.executors import (
     attempt_file,
     kill_leftover,
 )
+from podium.executors.logs import append_line
 from podium.runners import RunnerContext, runner_for
 from podium.runners import environment as runners_environment
 from podium.settings import Settings
@@ -165,6 +167,18 @@ class Engine:
         return await _RunDriver(self, run_id).drive()
 
 
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """An attempt being started: what to await for its outcome, and what it holds."""
+
+    work: Callable[[], Awaitable[Outcome]]
+    key: str
+    attempt_id: int
+    number: int
+    holds_slot: bool = True  # a process counts against max_parallel_tasks
+    children: list[int] = field(default_factory=list)  # child runs it waits for
+
+
 class _RunDriver:
     """The in-memory mirror of one run while an engine drives it."""
 
@@ -172,7 +186,7 @@ class _RunDriver:
         self.engine = engine
         self.run_id = run_id
         self.home = engine.settings.home
-        self.inflight: dict[asyncio.Task[Outcome], tuple[str, int, int]] = {}
+        self.inflight: dict[asyncio.Task[Outcome], _Start] = {}
         self.events: list[RunEvent] = []
         self.canceling = False
         self.canceled_by_user = False
@@ -215,9 +229,8 @@ class _RunDriver:
                 result = None if (self.inflight or starts or again) else self._finish(session, now)
                 self._flush(session)
             self._emit()
-            for request, info in starts:
-                task = asyncio.ensure_future(self.engine.executor.run(request))
-                self.inflight[task] = info
+            for start in starts:
+                self.inflight[asyncio.ensure_future(start.work())] = start
             if result is not None:
                 return result
             completed = [] if again else await self._wait(now)
@@ -321,8 +334,12 @@ class _RunDriver:
     ) -> None:
         q.update_run(session, self.run_id, life_cycle_state=L.TERMINATING, state_message=message)
         self._transition(session, None, None, L.TERMINATING, None, message, now)
-        for _, attempt_id, _ in self.inflight.values():
-            self.engine.executor.terminate(attempt_id, reason)
+        for start in self.inflight.values():
+            if start.children:  # their own engines notice and stop their tasks
+                for run_id in start.children:
+                    q.request_cancel(session, run_id, now)
+            else:
+                self.engine.executor.terminate(start.attempt_id, reason)
 
     def _decide(self, session: Session, now: datetime) -> None:
         # Only tasks next to what changed can change their mind, unless all must (a
@@ -335,13 +352,11 @@ class _RunDriver:
                             message=d.message, retry_at=None)
             self._set(session, state, now)
 
-    def _start_ready(
-        self, session: Session, now: datetime
-    ) -> tuple[list[tuple[AttemptRequest, tuple[str, int, int]]], bool]:
+    def _start_ready(self, session: Session, now: datetime) -> tuple[list[_Start], bool]:
         """Start PENDING tasks while slots are free. The flag says a task finished
         in-process (a condition, a reference with no value), so the next step must
-        look again at once."""
-        starts: list[tuple[AttemptRequest, tuple[str, int, int]]] = []
+        look again at once. Conditions and tasks that run child runs need no slot."""
+        starts: list[_Start] = []
         finished_inline = False
         if self.canceling:
             return starts, finished_inline
@@ -351,19 +366,23 @@ class _RunDriver:
                 heapq.heappop(self.ready)  # stale entry
                 continue
             task = self.spec.task(key)
-            if task.condition_task is None and self.engine.free_slots <= 0:
+            has_children = task.for_each_task is not None or task.run_job_task is not None
+            if task.condition_task is None and not has_children and self.engine.free_slots <= 0:
                 break
             heapq.heappop(self.ready)
             if task.condition_task is not None:
                 self._run_condition(session, task, now)
                 finished_inline = True
                 continue
-            started = self._start_attempt(session, task, now)
-            if started is None:
+            start = (self._start_children if has_children else self._start_attempt)(
+                session, task, now
+            )
+            if start is None:
                 finished_inline = True
-            else:
+                continue
+            if start.holds_slot:
                 self.engine.free_slots -= 1
-                starts.append(started)
+            starts.append(start)
         return starts, finished_inline
 
     def _context(self, key: str, attempt_id: int = 0) -> ValueContext:
@@ -391,9 +410,7 @@ class _RunDriver:
         self._set(session, replace(state, life_cycle_state=L.TERMINATED, result_state=R.SUCCESS,
                                    condition_outcome=outcome, message=message), now, ended=True)
 
-    def _start_attempt(
-        self, session: Session, task: Task, now: datetime
-    ) -> tuple[AttemptRequest, tuple[str, int, int]] | None:
+    def _start_attempt(self, session: Session, task: Task, now: datetime) -> _Start | None:
         """Record a new attempt of ``task`` and describe its process; None when its
         references cannot be resolved (the task then fails without a process)."""
         key = task.task_key
@@ -426,7 +443,82 @@ class _RunDriver:
             work_prefix=paths.work_prefix(self.home, self.run_id, key, number),
             timeout_seconds=task.timeout_seconds, env=self._task_env(resolved, number),
         )
-        return request, (key, attempt_id, number)
+        return _Start(functools.partial(self.engine.executor.run, request), key, attempt_id,
+                      number)
+
+    def _start_children(self, session: Session, task: Task, now: datetime) -> _Start | None:
+        """Start a task that runs child runs (for-each iterations, another job): record
+        them, keeping those that already succeeded, and wait for them all."""
+        key = task.task_key
+        state = self.states[key]
+        try:
+            wanted = (
+                children.for_each_children(task, self.spec, self.job_id, self._context(key))
+                if task.for_each_task is not None
+                else [children.run_job_child(session, task)]
+            )
+        except (children.ChildSpecError, UnresolvedReference) as exc:
+            self._set(session, replace(state, life_cycle_state=L.TERMINATED,
+                                       result_state=R.FAILED, message=str(exc)), now, ended=True)
+            return None
+        number = state.attempt_count
+        log = paths.log_path(self.home, self.run_id, key, number)
+        attempt_id = q.insert_attempt(session, run_id=self.run_id, task_key=key,
+                                      attempt_number=number, repair_count=self.repair_count,
+                                      log_path=str(log), now=now)
+        run_ids = self._child_runs(session, key, wanted, now)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        for child, run_id in zip(wanted, run_ids, strict=True):
+            where = "" if child.iteration is None else f"iteration {child.iteration} "
+            append_line(log, f"{where}({child.label[:200]}): run {run_id}")
+        self._set(session, replace(state, life_cycle_state=L.RUNNING, attempt_count=number + 1,
+                                   retry_at=None, message=""), now, attempt=number,
+                  started=number == 0)
+        concurrency = task.for_each_task.concurrency if task.for_each_task else 1
+        work = functools.partial(self._await_children, task, attempt_id, log, run_ids,
+                                 concurrency)
+        return _Start(work, key, attempt_id, number, holds_slot=False, children=run_ids)
+
+    def _child_runs(
+        self, session: Session, key: str, wanted: list[children.Child], now: datetime
+    ) -> list[int]:
+        """The run ids of ``wanted``: an earlier child of the same iteration that succeeded
+        or is unfinished (its engine died) is kept; any other is recorded anew."""
+        earlier = {r.iteration: r for r in q.child_runs(session, self.run_id, key)}
+        run_ids = []
+        for child in wanted:
+            old = earlier.get(child.iteration)
+            if old is not None and (
+                L(old.life_cycle_state) not in TERMINAL
+                or old.result_state in (R.SUCCESS, R.SUCCESS_WITH_FAILURES)
+            ):
+                run_ids.append(old.run_id)
+                continue
+            spec_json = child.spec.model_dump_json(exclude_defaults=True)
+            run_ids.append(q.insert_run(
+                session, job_id=child.job_id, run_name=child.spec.name, spec_json=spec_json,
+                source_dir=str(self.source_dir), parameters=child.parameters,
+                task_keys=[t.task_key for t in child.spec.tasks], now=now,
+                trigger="RUN_JOB_TASK" if child.iteration is None else "FOR_EACH_TASK",
+                parent=(self.run_id, key, child.iteration),
+            ))
+        return run_ids
+
+    async def _await_children(
+        self, task: Task, attempt_id: int, log: Path, run_ids: list[int], concurrency: int
+    ) -> Outcome:
+        """Drive the child runs (at most ``concurrency`` at once) and sum them up."""
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(run_id: int) -> tuple[int, ResultState]:
+            async with gate:
+                return run_id, await _RunDriver(self.engine, run_id).drive()
+
+        results = await asyncio.gather(*(one(run_id) for run_id in run_ids))
+        result, message = children.aggregate(task, results)
+        append_line(log, f"{result}: " + ", ".join(f"run {i} {r}" for i, r in results))
+        output = {"child_runs": [{"run_id": i, "result_state": r.value} for i, r in results]}
+        return Outcome(attempt_id, result, None, message, output=output)
 
     def _resolve(self, task: Task, attempt_id: int) -> Task:
         """``task`` with its ``{{...}}`` references replaced by their values now."""
@@ -477,15 +569,17 @@ class _RunDriver:
         try:
             return future.result()
         except Exception as exc:
-            attempt_id = self.inflight[future][1]
+            attempt_id = self.inflight[future].attempt_id
             logger.exception("the executor failed on attempt %s", attempt_id)
             return Outcome(attempt_id, R.FAILED, None, f"internal error: {exc}",
                            internal_error=True)
 
     def _record_outcome(self, session: Session, outcome: Outcome, now: datetime) -> None:
-        task_future = next(t for t, info in self.inflight.items() if info[1] == outcome.attempt_id)
-        key, attempt_id, number = self.inflight.pop(task_future)
-        self.engine.free_slots += 1
+        future = next(f for f, s in self.inflight.items() if s.attempt_id == outcome.attempt_id)
+        start = self.inflight.pop(future)
+        key, attempt_id, number = start.key, start.attempt_id, start.number
+        if start.holds_slot:
+            self.engine.free_slots += 1
         task = self.spec.task(key)
         state = self.states[key]
         result = outcome.result_state

@@ -146,11 +146,18 @@ def cancel_run(podium: Podium, run_id: int) -> str:
         run = q.get_run(session, run_id)
         if L(run.life_cycle_state) in TERMINAL:
             return f"run {run_id} already finished ({run.result_state}); nothing to cancel"
-        if run.cancel_requested_at is None:
-            q.update_run(session, run_id, cancel_requested_at=now)
+        q.request_cancel(session, run_id, now)
         alive = engine_alive(run.engine_id, run.heartbeat_at, now)
+        unfinished_children = [
+            child.run_id
+            for key in q.get_task_runs(session, run_id)
+            for child in q.child_runs(session, run_id, key)
+            if child.ended_at is None
+        ]
     if alive:
         return f"cancel requested; the engine running run {run_id} is stopping it"
+    for child in unfinished_children:  # their engine died with the parent's
+        cancel_run(podium, child)
     result = execute_run(podium, run_id)
     return f"run {run_id} canceled ({result})"
 

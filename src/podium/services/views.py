@@ -57,6 +57,11 @@ def run_dict(
         "repair_count": run.repair_count,
         "job_parameters": [{"name": k, "value": v} for k, v in params.items()],
     }
+    if run.parent_run_id is not None:
+        out["parent_run_id"] = run.parent_run_id
+        out["parent_task_key"] = run.parent_task_key
+        if run.iteration is not None:
+            out["iteration"] = run.iteration
     if run.termination_code:
         out["status"]["termination_details"]["code"] = run.termination_code
     if tasks is not None:

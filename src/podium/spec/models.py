@@ -45,6 +45,8 @@ TASK_TYPE_FIELDS: tuple[str, ...] = (
     "python_wheel_task",
     "sql_task",
     "http_task",
+    "for_each_task",
+    "run_job_task",
 )
 
 

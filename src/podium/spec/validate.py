@@ -153,6 +153,7 @@ def check_job(data: dict[Any, Any]) -> list[Problem]:
     problems += key_problems
     problems += _check_dependencies(indexed, keys)
     problems += _check_environments(data.get("environments"), indexed)
+    problems += _check_nested_tasks(indexed)
     graph = _upstream_graph(indexed, keys)
     problems += [Problem("cycle", "tasks", "cycle " + " -> ".join(c)) for c in find_cycles(graph)]
     problems += _check_references(indexed, graph, parameters)
@@ -321,6 +322,8 @@ def _check_references(
         upstream: set[str] | None = None  # computed only for tasks that name other tasks
         for loc, text in walk_strings(task, f"tasks[{i}]"):
             for ref in iter_references(text):
+                if ref.expr == "input" and ".for_each_task.task." in loc:
+                    continue  # a for-each iteration's own input
                 if upstream is None and ref.expr.startswith("tasks"):
                     upstream = _transitive_upstream(graph, key) if key else set()
                 found = check_reference(
@@ -533,4 +536,29 @@ def _check_environments(environments: object, indexed: Tasks) -> list[Problem]:
             msg = "environment_key applies to Python tasks only"
             hint = "use it on " + ", ".join(ENVIRONMENT_TASK_TYPES)
             problems.append(Problem("environment-key-unsupported", loc, msg, hint))
+    return problems
+
+
+def _check_nested_tasks(indexed: Tasks) -> list[Problem]:
+    """A for-each task's nested task runs once per input: it has no dependencies of its
+    own and is not itself a for-each task."""
+    problems: list[Problem] = []
+    for i, task in indexed.items():
+        for_each = task.get("for_each_task")
+        nested = for_each.get("task") if isinstance(for_each, dict) else None
+        if not isinstance(nested, dict):
+            continue
+        loc = f"tasks[{i}].for_each_task.task"
+        if nested.get("depends_on"):
+            problems.append(Problem(
+                "nested-dependency", f"{loc}.depends_on",
+                "the nested task of a for_each_task cannot have dependencies",
+                "put depends_on on the for_each task itself",
+            ))
+        if nested.get("for_each_task") is not None:
+            problems.append(Problem(
+                "nested-for-each", f"{loc}.for_each_task",
+                "a for_each_task cannot nest another for_each_task",
+                "use a run_job_task whose job has the inner for_each_task",
+            ))
     return problems

@@ -26,6 +26,17 @@ def save_job_by_name(session: Session, name: str, spec_json: str, now: datetime)
     return row.job_id
 
 
+def find_job_by_name(session: Session, name: str) -> JobRow | None:
+    """The oldest job called ``name``, if any."""
+    return session.scalars(
+        select(JobRow).where(JobRow.name == name).order_by(JobRow.job_id).limit(1)
+    ).first()
+
+
+def find_job(session: Session, job_id: int) -> JobRow | None:
+    return session.get(JobRow, job_id)
+
+
 def get_job(session: Session, job_id: int) -> JobRow:
     row = session.get(JobRow, job_id)
     if row is None:

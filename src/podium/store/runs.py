@@ -39,13 +39,19 @@ def insert_run(
     task_keys: list[str],
     now: datetime,
     trigger: str = "ONE_TIME",
+    parent: tuple[int, str, int | None] | None = None,
 ) -> int:
-    """Record a new PENDING run with one BLOCKED task run per task; returns its run_id."""
+    """Record a new PENDING run with one BLOCKED task run per task; returns its run_id.
+
+    ``parent`` is (run_id, task_key, iteration) for a child run.
+    """
+    parent_run_id, parent_task_key, iteration = parent or (None, None, None)
     run = RunRow(
         job_id=job_id, run_name=run_name, spec_json=spec_json, source_dir=source_dir,
         parameters_json=json.dumps(parameters), trigger=trigger,
         life_cycle_state=LifeCycleState.PENDING, state_message="", created_at=now,
-        repair_count=0,
+        repair_count=0, parent_run_id=parent_run_id, parent_task_key=parent_task_key,
+        iteration=iteration,
     )
     session.add(run)
     session.flush()
@@ -83,8 +89,28 @@ def list_runs(
     return list(session.scalars(query))
 
 
+def child_runs(session: Session, run_id: int, task_key: str) -> list[RunRow]:
+    """The child runs task ``task_key`` of run ``run_id`` started, oldest first."""
+    query = (
+        select(RunRow)
+        .where(RunRow.parent_run_id == run_id, RunRow.parent_task_key == task_key)
+        .order_by(RunRow.run_id)
+    )
+    return list(session.scalars(query))
+
+
 def count_runs(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(RunRow)) or 0
+
+
+def request_cancel(session: Session, run_id: int, now: datetime) -> None:
+    """Ask the engine running ``run_id`` to cancel it (no-op once it ended or was asked)."""
+    session.execute(
+        update(RunRow)
+        .where(RunRow.run_id == run_id, RunRow.ended_at.is_(None),
+               RunRow.cancel_requested_at.is_(None))
+        .values(cancel_requested_at=now)
+    )
 
 
 def update_run(session: Session, run_id: int, **fields: Any) -> None:

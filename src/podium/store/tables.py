@@ -43,6 +43,7 @@ class JobRow(Base):
 
 class RunRow(Base):
     __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_parent", "parent_run_id", "parent_task_key"),)
 
     run_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.job_id"), index=True)
@@ -63,6 +64,10 @@ class RunRow(Base):
     repair_count: Mapped[int] = mapped_column(Integer, default=0)
     engine_id: Mapped[str | None] = mapped_column(String(64))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A child run (a for_each_task iteration, a run_job_task's run) names its parent.
+    parent_run_id: Mapped[int | None] = mapped_column(Integer)
+    parent_task_key: Mapped[str | None] = mapped_column(String(100))
+    iteration: Mapped[int | None] = mapped_column(Integer)
 
 
 class TaskRunRow(Base):
