@@ -40,6 +40,7 @@ class LazyGroup(click.Group):
         "validate": ("podium.cli.run", "validate"),
         "runs": ("podium.cli.runs", "runs"),
         "config": ("podium.cli.config", "config"),
+        "jobs": ("podium.cli.jobs", "jobs"),
     },
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -455,7 +455,7 @@ class _RunDriver:
             wanted = (
                 children.for_each_children(task, self.spec, self.job_id, self._context(key))
                 if task.for_each_task is not None
-                else [children.run_job_child(session, task)]
+                else [children.run_job_child(session, self._resolve(task, 0))]
             )
         except (children.ChildSpecError, UnresolvedReference) as exc:
             self._set(session, replace(state, life_cycle_state=L.TERMINATED,

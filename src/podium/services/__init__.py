@@ -9,9 +9,11 @@ from podium.services.runs import (
     execute_run,
     get_output,
     get_run,
+    list_jobs,
     list_runs,
     log_path,
     repair_run,
+    save_job,
     submit_run,
 )
 
@@ -22,9 +24,11 @@ __all__ = [
     "execute_run",
     "get_output",
     "get_run",
+    "list_jobs",
     "list_runs",
     "log_path",
     "open_podium",
     "repair_run",
+    "save_job",
     "submit_run",
 ]

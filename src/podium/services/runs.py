@@ -18,7 +18,7 @@ from podium.core import TERMINAL, LifeCycleState, ResultState, plan_repair, term
 from podium.engine import STALE_AFTER, Engine, RunEvent, engine_alive, utcnow
 from podium.errors import Conflict, InvalidArgument, NotFound
 from podium.services.context import Podium
-from podium.services.views import output_dict, run_dict
+from podium.services.views import millis, output_dict, run_dict
 from podium.spec import JobSpec, LoadedJob
 from podium.store import AttemptRow
 from podium.store import jobs as job_queries
@@ -86,6 +86,24 @@ def _skip_run(session: Session, run_id: int, limit: int, now: datetime) -> None:
         for r in records.values()
     ])
     q.add_transition(session, run_id, None, None, L.SKIPPED, result, message, now)
+
+
+def save_job(podium: Podium, loaded: LoadedJob) -> int:
+    """Store the job of ``loaded`` (created, or updated if one has its name); its job_id."""
+    spec_json = loaded.spec.model_dump_json(exclude_defaults=True)
+    with podium.sessions.begin() as session:
+        return job_queries.save_job_by_name(session, loaded.spec.name, spec_json, utcnow())
+
+
+def list_jobs(podium: Podium) -> list[dict[str, Any]]:
+    """The stored jobs, in the Jobs API ``jobs/list`` item shape."""
+    with podium.sessions() as session:
+        return [
+            {"job_id": row.job_id, "created_time": millis(row.created_at),
+             "settings": JobSpec.model_validate_json(row.spec_json).model_dump(
+                 mode="json", exclude_defaults=True)}
+            for row in job_queries.list_jobs(session)
+        ]
 
 
 def execute_run(

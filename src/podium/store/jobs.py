@@ -33,6 +33,10 @@ def find_job_by_name(session: Session, name: str) -> JobRow | None:
     ).first()
 
 
+def list_jobs(session: Session) -> list[JobRow]:
+    return list(session.scalars(select(JobRow).order_by(JobRow.job_id)))
+
+
 def find_job(session: Session, job_id: int) -> JobRow | None:
     return session.get(JobRow, job_id)
 
