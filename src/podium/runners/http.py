@@ -44,13 +44,21 @@ REDACTED = "***"
 
 
 def build(task: Task, ctx: RunnerContext) -> ProcessSpec:
-    """The process calling the resolved task's API: ``python -m podium.runners.http``."""
+    """The process calling the resolved task's API: ``python -m podium.runners.http``.
+
+    The request travels in the environment, not in argv, which any local user can read
+    (``ps``) and which would show header values such as tokens.
+    """
     spec = task.http_task
     assert spec is not None
     return ProcessSpec(
-        argv=[ctx.python, "-m", "podium.runners.http", spec.model_dump_json()],
+        argv=[ctx.python, "-m", "podium.runners.http"],
         cwd=ctx.source_dir,
+        env={TASK_ENV: spec.model_dump_json()},
     )
+
+
+TASK_ENV = "PODIUM_HTTP_TASK"
 
 
 class HttpTaskError(Exception):
@@ -426,9 +434,10 @@ def run(spec: HttpTask) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: ``python -m podium.runners.http '<http_task as JSON>'``."""
+    """Entry point: ``PODIUM_HTTP_TASK='<http_task as JSON>' python -m podium.runners.http``
+    (or the JSON as the first argument, for trying it by hand)."""
     args = sys.argv if argv is None else argv
-    spec = HttpTask.model_validate_json(args[1])
+    spec = HttpTask.model_validate_json(args[1] if len(args) > 1 else os.environ[TASK_ENV])
     try:
         output, values = run(spec)
     except HttpTaskError as exc:
