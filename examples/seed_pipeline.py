@@ -1,79 +1,113 @@
 """The seed pipeline defined with the Python SDK: the same job as ``seed_pipeline.yaml``.
 
-Run it with ``podium run examples/seed_pipeline.py --param size=50000``.
+Run it with ``podium run examples/seed_pipeline.py --param size=50000``. The SDK has
+helpers for Python files and conditions; the SQL and notebook tasks are added as dicts
+in the job-spec shape (``Job.add_task``).
 """
 
 from __future__ import annotations
 
-from seed import features, ingest
-
 from podium.sdk import Job
 
-DATE_AND_SIZE = {"run_date": "{{job.parameters.run_date}}", "size": "{{job.parameters.size}}"}
 RETRY = {"max_retries": 2, "min_retry_interval_millis": 1000}
+# What seed/train.py imports, pinned (its own environment, independent of Podium's).
+TRAIN_ENVIRONMENT = {
+    "environment_key": "train",
+    "spec": {"dependencies": ["numpy==2.4.6", "pyarrow==26.0.1", "scikit-learn==1.9.1"]},
+}
+
+
+def ingest(table: str) -> list[str]:
+    """The command line of an ingest task."""
+    return [
+        table,
+        "--run-date",
+        "{{job.parameters.run_date}}",
+        "--size",
+        "{{job.parameters.size}}",
+    ]
+
 
 job = Job(
     "seed_pipeline",
-    parameters={"run_date": "2026-01-01", "size": "20000"},
+    parameters={"run_date": "2026-01-01", "size": "20000", "min_rows": "1000"},
     tags={"team": "growth", "example": "seed"},
-)
-job.function_task(
-    "clicks_ingest",
-    ingest.clicks_ingest,
-    named_parameters=DATE_AND_SIZE,
-    timeout_seconds=300,
-    **RETRY,
-)
-job.function_task(
-    "orders_ingest",
-    ingest.orders_ingest,
-    named_parameters=DATE_AND_SIZE,
-    timeout_seconds=300,
-    **RETRY,
+    environments=[TRAIN_ENVIRONMENT],
 )
 job.python_file_task(
-    "match",
-    "seed/match.py",
-    parameters=["--window-hours", "1", "--out", "matched.parquet"],
-    depends_on=["clicks_ingest", "orders_ingest"],
-    timeout_seconds=600,
+    "clicks_ingest", "seed/ingest.py", parameters=ingest("clicks"), timeout_seconds=300, **RETRY
 )
-job.function_task(
-    "build_features",
-    features.build_features,
-    named_parameters={"matched": "matched.parquet", "out": "features.parquet"},
+job.python_file_task(
+    "orders_ingest", "seed/ingest.py", parameters=ingest("orders"), timeout_seconds=300, **RETRY
+)
+job.add_task(
+    {
+        "task_key": "match",
+        "depends_on": ["clicks_ingest", "orders_ingest"],
+        "sql_task": {
+            "warehouse_id": "default",
+            "file": {"path": "seed/match.sql"},
+            "parameters": {
+                "clicks": "{{tasks.clicks_ingest.values.path}}",
+                "orders": "{{tasks.orders_ingest.values.path}}",
+                "run_date": "{{job.parameters.run_date}}",
+                "run_id": "{{run.id}}",
+                "window_minutes": "60",
+            },
+        },
+        "timeout_seconds": 600,
+    }
+)
+job.condition_task(
+    "enough_rows",
+    "{{tasks.match.values.row_count}}",
+    "GREATER_THAN_OR_EQUAL",
+    "{{job.parameters.min_rows}}",
     depends_on=["match"],
-    timeout_seconds=600,
 )
-job.shell_task(
-    "persist_features",
-    [
-        "python",
-        "-m",
-        "seed.persist",
-        "--in",
-        "features.parquet",
-        "--out",
-        "features/feature_table.parquet",
-        "--run-date",
-        "{{job.parameters.run_date}}",
-        "--run-id",
-        "{{run.id}}",
-    ],
-    depends_on=["build_features"],
-    timeout_seconds=300,
+job.add_task(
+    {
+        "task_key": "build_features",
+        "depends_on": [("enough_rows", "true")],
+        "notebook_task": {
+            "notebook_path": "seed/build_features",
+            "base_parameters": {
+                "matched_rows": "{{tasks.match.values.row_count}}",
+                "warehouse": "default",
+                "out": "features.parquet",
+            },
+        },
+        "timeout_seconds": 600,
+    }
+)
+job.add_task(
+    {
+        "task_key": "persist_features",
+        "depends_on": ["build_features"],
+        "sql_task": {
+            "warehouse_id": "default",
+            "file": {"path": "seed/persist_features.sql"},
+            "parameters": {
+                "features": "{{tasks.build_features.values.features_path}}",
+                "run_date": "{{job.parameters.run_date}}",
+                "run_id": "{{run.id}}",
+            },
+        },
+        "timeout_seconds": 300,
+    }
 )
 job.python_file_task(
     "train",
     "seed/train.py",
     parameters=[
         "--features",
-        "features/feature_table.parquet",
+        "{{tasks.build_features.values.features_path}}",
         "--expect-rows",
-        "{{tasks.persist_features.values.feature_rows}}",
+        "{{tasks.persist_features.values.row_count}}",
         "--min-auc",
         "0.6",
     ],
     depends_on=["persist_features"],
+    environment_key="train",
     timeout_seconds=900,
 )

@@ -1,4 +1,7 @@
-"""The seed pipeline: synthetic clicks and orders -> matched events -> features -> model.
+"""The seed pipeline: synthetic clicks and orders -> matched clicks -> features -> model.
 
-Task entry points live in ``ingest``, ``match``, ``features``, ``persist`` and ``train``.
+``data`` simulates the shop, ``ingest`` extracts from it, ``match.sql`` and
+``persist_features.sql`` run on the DuckDB warehouse, ``build_features.ipynb`` derives
+the features (reading the warehouse through ``warehouse``), ``train`` fits the model in
+an environment of its own.
 """

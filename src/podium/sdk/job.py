@@ -39,8 +39,10 @@ class Job:
         timeout_seconds: int = 0,
         max_concurrent_runs: int = 1,
         description: str | None = None,
+        environments: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
-        """Start a job with no tasks; the arguments are the JobSpec's job-level fields."""
+        """Start a job with no tasks; the arguments are the JobSpec's job-level fields
+        (``environments`` as in the YAML: ``[{environment_key, spec: {dependencies}}]``)."""
         self.name = name
         self._job: dict[str, Any] = {"name": name}
         if description is not None:
@@ -53,6 +55,8 @@ class Job:
             self._job["timeout_seconds"] = timeout_seconds
         if max_concurrent_runs != 1:
             self._job["max_concurrent_runs"] = max_concurrent_runs
+        if environments:
+            self._job["environments"] = [dict(e) for e in environments]
         self._tasks: list[dict[str, Any]] = []
         self._keys: dict[Callable[..., Any], str] = {}
 
