@@ -67,3 +67,27 @@ def write_output(output: dict[str, Any]) -> None:
     path = os.environ.get("PODIUM_TASK_OUTPUT")
     if path:
         Path(path).write_text(json.dumps(output, default=str), encoding="utf-8")
+
+
+# A library path with a scheme (dbfs:/, s3://, ...): not a local file, reported as such.
+LIBRARY_URI = r"^[A-Za-z][A-Za-z0-9+.-]+:/"
+LIBRARY_KINDS = ("jar", "whl", "pypi", "requirements")
+
+
+def library_paths(task: Task, kind: str, ctx: RunnerContext) -> tuple[list[str], list[str]]:
+    """The task's libraries of ``kind`` ("jar" or "whl") as paths resolved against the
+    job's folder (URIs left as they are), and the other kinds it names (ignored)."""
+    import re
+
+    paths = [
+        value if re.match(LIBRARY_URI, value) else str(resolve_path(value, ctx))
+        for lib in task.libraries
+        if (value := getattr(lib, kind)) is not None
+    ]
+    ignored = [
+        other
+        for lib in task.libraries
+        for other in LIBRARY_KINDS
+        if other != kind and getattr(lib, other) is not None
+    ]
+    return paths, ignored

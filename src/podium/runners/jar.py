@@ -38,21 +38,11 @@ def build(task: Task, ctx: RunnerContext) -> ProcessSpec:
     Jar paths resolve against the job spec's folder here; java is looked up by the
     launcher, in the task's own environment (its PATH and JAVA_HOME).
     """
-    from podium.runners.base import ProcessSpec, resolve_path  # loaded by the engine already
+    from podium.runners.base import ProcessSpec, library_paths  # loaded by the engine already
 
     spec = task.spark_jar_task
     assert spec is not None
-    jars = [
-        lib.jar if _URI.match(lib.jar) else str(resolve_path(lib.jar, ctx))
-        for lib in task.libraries
-        if lib.jar is not None
-    ]
-    ignored = [
-        kind
-        for lib in task.libraries
-        for kind in ("whl", "pypi", "requirements")
-        if getattr(lib, kind) is not None
-    ]
+    jars, ignored = library_paths(task, "jar", ctx)
     call = {
         "main_class_name": spec.main_class_name,
         "parameters": spec.parameters,

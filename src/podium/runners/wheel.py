@@ -48,21 +48,11 @@ def build(task: Task, ctx: RunnerContext) -> ProcessSpec:
     Installing happens in the launcher, not here: the engine must not wait for pip,
     and the install's output then lands in the attempt's log.
     """
-    from podium.runners.base import ProcessSpec, resolve_path  # loaded by the engine already
+    from podium.runners.base import ProcessSpec, library_paths  # loaded by the engine already
 
     spec = task.python_wheel_task
     assert spec is not None
-    wheels = [
-        lib.whl if _URI.match(lib.whl) else str(resolve_path(lib.whl, ctx))
-        for lib in task.libraries
-        if lib.whl is not None
-    ]
-    ignored = [
-        kind
-        for lib in task.libraries
-        for kind in ("jar", "pypi", "requirements")
-        if getattr(lib, kind) is not None
-    ]
+    wheels, ignored = library_paths(task, "whl", ctx)
     call = {
         "package_name": spec.package_name,
         "entry_point": spec.entry_point,
