@@ -49,7 +49,7 @@ def fan_out(
             {
                 "task_key": "list",
                 "shell_task": sh(
-                    "python -c \"from podium import task_values as v; "
+                    'python -c "from podium import task_values as v; '
                     "v.set('names', ['a', 'b', 'c'])\""
                 ),
             },
@@ -237,5 +237,35 @@ def test_canceling_the_parent_cancels_the_iterations(podium: Podium, tmp_path: P
     run = get_run(podium, 1)
     assert run["state"]["result_state"] == "CANCELED"
     assert [k["state"]["result_state"] for k in children_of(podium, 1)] == ["CANCELED"] * 2
+    for name in ("pid1", "pid2"):
+        assert not pid_alive(int((tmp_path / name).read_text()))
+
+
+def test_a_for_each_timeout_cancels_its_iterations(podium: Podium, tmp_path: Path) -> None:
+    spec = job(
+        [
+            {
+                "task_key": "each",
+                "timeout_seconds": 1,
+                "for_each_task": {
+                    "inputs": "[1, 2]",
+                    "concurrency": 2,
+                    "task": {
+                        "task_key": "one",
+                        "shell_task": sh("echo $$ > pid{{input}}; sleep 120"),
+                    },
+                },
+            }
+        ],
+        tmp_path,
+    )
+    run = run_job(podium, spec)
+    each = tasks_by_key(run)["each"]
+    assert each["state"]["result_state"] == "TIMEDOUT"
+    assert each["state"]["state_message"] == "the task timed out after 1 s"
+    assert [k["state"]["result_state"] for k in children_of(podium, run["run_id"])] == [
+        "CANCELED",
+        "CANCELED",
+    ]
     for name in ("pid1", "pid2"):
         assert not pid_alive(int((tmp_path / name).read_text()))

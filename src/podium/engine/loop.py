@@ -514,8 +514,19 @@ class _RunDriver:
             async with gate:
                 return run_id, await _RunDriver(self.engine, run_id).drive()
 
-        results = await asyncio.gather(*(one(run_id) for run_id in run_ids))
+        everything = asyncio.gather(*(one(run_id) for run_id in run_ids))
+        timed_out = False
+        if task.timeout_seconds:
+            done, _ = await asyncio.wait([everything], timeout=task.timeout_seconds)
+            if not done:  # cancel the children through the store: they end CANCELED
+                timed_out = True
+                with self.engine.sessions.begin() as session:
+                    for run_id in run_ids:
+                        q.request_cancel(session, run_id, self.engine.clock())
+        results = await everything
         result, message = children.aggregate(task, results)
+        if timed_out:
+            result, message = R.TIMEDOUT, f"the task timed out after {task.timeout_seconds} s"
         append_line(log, f"{result}: " + ", ".join(f"run {i} {r}" for i, r in results))
         output = {"child_runs": [{"run_id": i, "result_state": r.value} for i, r in results]}
         return Outcome(attempt_id, result, None, message, output=output)
