@@ -39,6 +39,11 @@ def modules_after_import(module: str) -> set[str]:
         ("podium.executors", {"sqlalchemy", "podium.store", "podium.engine"}),
         ("podium.store", {"podium.engine", "podium.executors", "podium.runners"}),
         ("podium.task_values", {"pydantic", "sqlalchemy", "podium.spec"}),
+        # Runners' own processes (launchers, an environment's wrapper) start fast.
+        ("podium.runners.base", {"pydantic", "podium.spec"}),
+        ("podium.runners.environment", {"pydantic", "podium.spec"}),
+        ("podium.runners.jar", {"pydantic", "podium.spec"}),
+        ("podium.runners.wheel", {"pydantic", "podium.spec"}),
         ("podium.function_worker", {"pydantic", "sqlalchemy", "podium.spec"}),
         ("podium.cli.main", {"sqlalchemy", "pydantic", "rich", "podium.services"}),
     ],

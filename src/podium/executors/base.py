@@ -32,11 +32,6 @@ class AttemptRequest:
     env: dict[str, str] = field(default_factory=dict)
 
 
-# A runner's process writes its output (a JSON object) to the file this variable names;
-# an "error" key in it becomes the attempt's state message.
-OUTPUT_ENV = "PODIUM_TASK_OUTPUT"
-
-
 def attempt_file(work_prefix: Path, suffix: str) -> Path:
     """One of an attempt's own files: ``work_prefix`` + ``suffix`` (e.g. ``.pid``)."""
     return work_prefix.with_name(work_prefix.name + suffix)

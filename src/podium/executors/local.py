@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from podium.core.states import ResultState
-from podium.executors.base import OUTPUT_ENV, AttemptRequest, Outcome, attempt_file
+from podium.executors.base import AttemptRequest, Outcome, attempt_file
 from podium.executors.logs import LogPump, append_line
 from podium.executors.warm import WarmPython, WarmPythonLost
 from podium.log_lines import strip
+from podium.runners.base import OUTPUT_ENV
 from podium.task_values import MAX_VALUE_BYTES, VALUES_IN_ENV, VALUES_OUT_ENV
 
 _SEARCH_PATHS = ("PATH", "PYTHONPATH")

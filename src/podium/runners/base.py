@@ -2,18 +2,27 @@
 
 Runners never touch the database and never start anything themselves: an executor
 runs the ``ProcessSpec`` they build, so the same runner serves a local pool or a cluster.
+This module imports only the standard library at run time: runners' own processes
+(launchers, an isolated environment's wrapper) import it and must start fast.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from podium.spec.models import Task
+if TYPE_CHECKING:
+    from podium.spec.models import Task
+
+# A runner's process writes its output (a JSON object) to the file this variable names;
+# an "error" key in it becomes the attempt's state message.
+OUTPUT_ENV = "PODIUM_TASK_OUTPUT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +58,11 @@ class ProcessSpec:
     function_call: str | None = None
 
 
-Runner = Callable[[Task, RunnerContext], ProcessSpec]
+Runner = Callable[["Task", RunnerContext], ProcessSpec]
+
+
+class LaunchError(Exception):
+    """A runner's process cannot start the task (no java, a missing library, ...)."""
 
 
 def resolve_path(path: str, ctx: RunnerContext) -> Path:
@@ -64,23 +77,29 @@ def write_output(output: dict[str, Any]) -> None:
 
     Without PODIUM_TASK_OUTPUT (the process was started by hand) this does nothing.
     """
-    path = os.environ.get("PODIUM_TASK_OUTPUT")
+    path = os.environ.get(OUTPUT_ENV)
     if path:
         Path(path).write_text(json.dumps(output, default=str), encoding="utf-8")
 
 
+def fail(message: str) -> int:
+    """From a runner's own process: report ``message`` as the attempt's state message
+    (and in the log); returns the exit code 1."""
+    print(f"podium: {message}", file=sys.stderr)
+    write_output({"error": message})
+    return 1
+
+
 # A library path with a scheme (dbfs:/, s3://, ...): not a local file, reported as such.
-LIBRARY_URI = r"^[A-Za-z][A-Za-z0-9+.-]+:/"
+LIBRARY_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
 LIBRARY_KINDS = ("jar", "whl", "pypi", "requirements")
 
 
 def library_paths(task: Task, kind: str, ctx: RunnerContext) -> tuple[list[str], list[str]]:
     """The task's libraries of ``kind`` ("jar" or "whl") as paths resolved against the
     job's folder (URIs left as they are), and the other kinds it names (ignored)."""
-    import re
-
     paths = [
-        value if re.match(LIBRARY_URI, value) else str(resolve_path(value, ctx))
+        value if LIBRARY_URI.match(value) else str(resolve_path(value, ctx))
         for lib in task.libraries
         if (value := getattr(lib, kind)) is not None
     ]

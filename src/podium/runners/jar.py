@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -14,22 +13,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from podium.runners.base import (
+    LIBRARY_URI,
+    LaunchError,
+    ProcessSpec,
+    RunnerContext,
+    fail,
+    library_paths,
+    write_output,
+)
+
 if TYPE_CHECKING:
-    from podium.runners.base import ProcessSpec, RunnerContext
     from podium.spec.models import Task
 
 NO_JAVA = "java not found on PATH (set JAVA_HOME or install a JDK)"
-OUTPUT_ENV = "PODIUM_TASK_OUTPUT"  # podium.executors.base.OUTPUT_ENV
-# Runs this file as __main__ without importing the podium.runners package (and with it
-# pydantic, ~170 ms to import): the launcher adds little to the JVM's own start.
-LAUNCH = "import runpy, sys; runpy.run_path(sys.argv.pop(1), run_name='__main__')"
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
 _UNCAUGHT = b'Exception in thread "'
 _LAUNCHER_ERROR = b"Error: "
 
-
-class LaunchError(Exception):
-    """The task cannot start: no java, a missing or unsupported jar."""
 
 
 def build(task: Task, ctx: RunnerContext) -> ProcessSpec:
@@ -38,8 +38,6 @@ def build(task: Task, ctx: RunnerContext) -> ProcessSpec:
     Jar paths resolve against the job spec's folder here; java is looked up by the
     launcher, in the task's own environment (its PATH and JAVA_HOME).
     """
-    from podium.runners.base import ProcessSpec, library_paths  # loaded by the engine already
-
     spec = task.spark_jar_task
     assert spec is not None
     jars, ignored = library_paths(task, "jar", ctx)
@@ -50,7 +48,7 @@ def build(task: Task, ctx: RunnerContext) -> ProcessSpec:
         "ignored": ignored,
     }
     return ProcessSpec(
-        argv=[ctx.python, "-c", LAUNCH, __file__, json.dumps(call)], cwd=ctx.source_dir
+        argv=[ctx.python, "-m", "podium.runners.jar", json.dumps(call)], cwd=ctx.source_dir
     )
 
 
@@ -79,7 +77,7 @@ def classpath(jars: list[str]) -> list[str]:
         LaunchError: a jar is a URI (``dbfs:/``, ``s3://``, ...) or does not exist.
     """
     for jar in jars:
-        if _URI.match(jar):
+        if LIBRARY_URI.match(jar):
             raise LaunchError(
                 f"jar library {jar!r} is not supported: Podium runs local jar "
                 "files (a path relative to the job spec, or absolute)"
@@ -121,19 +119,6 @@ def run_java(argv: list[str]) -> tuple[int, str]:
     return code, (found[_UNCAUGHT] or found[_LAUNCHER_ERROR]).strip()[:500]
 
 
-def fail(message: str) -> int:
-    """Report ``message`` as the attempt's state message (and in the log); exit 1."""
-    print(f"podium: {message}", file=sys.stderr)
-    report_error(message)
-    return 1
-
-
-def report_error(message: str) -> None:
-    """``podium.runners.base.write_output({"error": message})``, without importing it:
-    it loads pydantic, which an isolated environment (``environment_key``) may lack."""
-    path = os.environ.get(OUTPUT_ENV)
-    if path:
-        Path(path).write_text(json.dumps({"error": message}), encoding="utf-8")
 
 
 def main(argv: list[str]) -> int:
@@ -151,7 +136,7 @@ def main(argv: list[str]) -> int:
         signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
     if code != 0 and exception:
-        report_error(exception)
+        write_output({"error": exception})
     return code
 
 

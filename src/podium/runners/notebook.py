@@ -20,7 +20,13 @@ from types import FrameType
 from typing import Any, TextIO
 
 from podium.notebook import EXIT_FILE_ENV
-from podium.runners.base import ProcessSpec, RunnerContext, resolve_path, write_output
+from podium.runners.base import (
+    OUTPUT_ENV,
+    ProcessSpec,
+    RunnerContext,
+    resolve_path,
+    write_output,
+)
 from podium.spec.models import Task
 
 MODULE = "podium.runners.notebook"
@@ -203,7 +209,7 @@ def _kernel_home() -> Iterator[Path]:
 
     It goes next to the attempt's own files when started by Podium, and is removed after.
     """
-    task_output = os.environ.get("PODIUM_TASK_OUTPUT")
+    task_output = os.environ.get(OUTPUT_ENV)
     parent = str(Path(task_output).parent) if task_output else None
     with tempfile.TemporaryDirectory(prefix="podium-kernel-", dir=parent) as folder:
         spec_dir = Path(folder) / "kernels" / KERNEL_NAME

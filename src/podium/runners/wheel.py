@@ -9,7 +9,6 @@ import importlib
 import importlib.metadata as metadata
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -18,16 +17,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from podium.runners.base import (
+    LIBRARY_URI,
+    LaunchError,
+    ProcessSpec,
+    RunnerContext,
+    fail,
+    library_paths,
+)
+
 if TYPE_CHECKING:
-    from podium.runners.base import ProcessSpec, RunnerContext
     from podium.spec.models import Task
 
-OUTPUT_ENV = "PODIUM_TASK_OUTPUT"  # podium.executors.base.OUTPUT_ENV
-# Runs this file as __main__ without importing the podium.runners package: the entry
-# point then runs in an interpreter that has loaded neither pydantic nor the engine.
-LAUNCH = "import runpy, sys; runpy.run_path(sys.argv.pop(1), run_name='__main__')"
 DONE = ".podium-installed"  # written last: a cache folder without it is incomplete
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
 _UV_FLAGS = ("--quiet", "--no-deps", "--offline", "--no-cache")
 _PIP_FLAGS = (
     "--quiet",
@@ -38,9 +40,6 @@ _PIP_FLAGS = (
 )
 
 
-class LaunchError(Exception):
-    """The entry point cannot be called: a missing wheel, package or entry point."""
-
 
 def build(task: Task, ctx: RunnerContext) -> ProcessSpec:
     """The launcher process of a ``python_wheel_task``.
@@ -48,8 +47,6 @@ def build(task: Task, ctx: RunnerContext) -> ProcessSpec:
     Installing happens in the launcher, not here: the engine must not wait for pip,
     and the install's output then lands in the attempt's log.
     """
-    from podium.runners.base import ProcessSpec, library_paths  # loaded by the engine already
-
     spec = task.python_wheel_task
     assert spec is not None
     wheels, ignored = library_paths(task, "whl", ctx)
@@ -62,7 +59,7 @@ def build(task: Task, ctx: RunnerContext) -> ProcessSpec:
         "cache": str(ctx.home.absolute() / "wheels"),
     }
     return ProcessSpec(
-        argv=[ctx.python, "-c", LAUNCH, __file__, json.dumps(call)], cwd=ctx.source_dir
+        argv=[ctx.python, "-m", "podium.runners.wheel", json.dumps(call)], cwd=ctx.source_dir
     )
 
 
@@ -73,7 +70,7 @@ def check_wheels(wheels: list[str]) -> list[Path]:
         LaunchError: a wheel is a URI (``dbfs:/``, ``s3://``, ...) or does not exist.
     """
     for whl in wheels:
-        if _URI.match(whl):
+        if LIBRARY_URI.match(whl):
             raise LaunchError(
                 f"whl library {whl!r} is not supported: Podium installs local "
                 "wheel files (a path relative to the job spec, or absolute)"
@@ -185,19 +182,6 @@ def _no_entry_point(package: str, name: str, dist: metadata.Distribution | None)
     )
 
 
-def fail(message: str) -> int:
-    """Report ``message`` as the attempt's state message (and in the log); exit 1."""
-    print(f"podium: {message}", file=sys.stderr)
-    report_error(message)
-    return 1
-
-
-def report_error(message: str) -> None:
-    """``podium.runners.base.write_output({"error": message})``, without importing it:
-    it loads pydantic, which an isolated environment (``environment_key``) may lack."""
-    path = os.environ.get(OUTPUT_ENV)
-    if path:
-        Path(path).write_text(json.dumps({"error": message}), encoding="utf-8")
 
 
 def main(argv: list[str]) -> int:
