@@ -250,3 +250,26 @@ def test_runs_output_shows_what_the_runner_reported(home: Path, tmp_path: Path) 
     assert "error: the table is empty" in text.stdout and "row_count" in text.stdout
     missing = podium("runs", "output", "1", "reporter", "--attempt", "3")
     assert missing.returncode == 2 and "no attempt 3" in missing.stderr
+
+
+def test_output_of_a_task_without_a_process_says_why(home: Path, tmp_path: Path) -> None:
+    spec = spec_file(
+        tmp_path,
+        [
+            {"task_key": "check", "condition_task": {"op": "EQUAL_TO", "left": "1", "right": "2"}},
+            {
+                "task_key": "then",
+                "depends_on": [{"task_key": "check", "outcome": "true"}],
+                "shell_task": sh("true"),
+            },
+        ],
+    )
+    assert podium("run", str(spec)).returncode == 0
+    cond = podium("runs", "output", "1", "check")
+    assert cond.returncode == 2
+    assert "task 'check' of run 1 started no process" in cond.stderr
+    assert "ended SUCCESS: '1' EQUAL_TO '2' is false" in cond.stderr
+    skipped = podium("runs", "logs", "1", "then")
+    assert skipped.returncode == 2 and "ended EXCLUDED: condition 'check' is false" in (
+        skipped.stderr
+    )

@@ -263,6 +263,14 @@ def _find_attempt(
             close = difflib.get_close_matches(task_key, list(tasks), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise NotFound(f"run {run.run_id} has no task {task_key!r}{hint}")
+        state = tasks[task_key].state
+        if state.is_terminal:  # a condition, or a task skipped before it ran
+            ended = (state.result_state or state.life_cycle_state).value
+            reason = f": {state.message}" if state.message else ""
+            raise NotFound(
+                f"task {task_key!r} of run {run_id} started no process, so it has no log "
+                f"or output; it ended {ended}{reason}"
+            )
         raise NotFound(f"task {task_key!r} of run {run_id} has not started yet")
     if attempt is None:
         return attempts[-1]
