@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from podium.cli.main import EXIT_OK, EXIT_RUN_FAILED
+from podium.log_lines import strip
 
 output_option = click.option(
     "--output", "-o", type=click.Choice(["text", "json"]), default="text",
@@ -115,22 +116,21 @@ class _LogCopier:
 
     def _write(self, data: bytes) -> None:
         if self.strip_stamps:
-            from podium.log_lines import strip
-
             *lines, self.partial = (self.partial + data).split(b"\n")
-            data = b"".join(strip(ln.decode(errors="replace")).encode() + b"\n" for ln in lines)
+            data = b"".join(_unstamped(line) + b"\n" for line in lines)
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
 
     def finish(self) -> None:
-        if self.partial:
-            partial, self.partial = self.partial, b""
-            if self.strip_stamps:
-                from podium.log_lines import strip
-
-                partial = strip(partial.decode(errors="replace")).encode()
-            sys.stdout.buffer.write(partial)
+        """Write the held-back unfinished last line, if any."""
+        partial, self.partial = self.partial, b""
+        if partial:
+            sys.stdout.buffer.write(_unstamped(partial))
             sys.stdout.flush()
+
+
+def _unstamped(line: bytes) -> bytes:
+    return strip(line.decode(errors="replace")).encode()
 
 
 @runs.command()
