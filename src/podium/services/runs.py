@@ -85,7 +85,7 @@ def _skip_run(session: Session, run_id: int, limit: int, now: datetime) -> None:
         q.TaskRunRecord(replace(r.state, life_cycle_state=L.SKIPPED), None, None)
         for r in records.values()
     ])
-    q.add_transition(session, run_id, None, None, L.SKIPPED, result, message, now)
+    q.add_run_transition(session, run_id, L.SKIPPED, result, message, now)
 
 
 def save_job(podium: Podium, loaded: LoadedJob) -> int:
@@ -224,7 +224,7 @@ def repair_run(podium: Podium, run_id: int, task_keys: list[str] | None = None) 
             termination_code=None, termination_type=None, ended_at=None,
             cancel_requested_at=None, repair_count=repair_count,
         )
-        q.add_transition(session, run_id, None, None, L.PENDING, None, message, now)
+        q.add_run_transition(session, run_id, L.PENDING, None, message, now)
     return ordered
 
 

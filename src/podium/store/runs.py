@@ -60,7 +60,7 @@ def insert_run(
          "state_message": "", "attempt_count": 0, "retries_used": 0}
         for key in task_keys
     ])
-    add_transition(session, run.run_id, None, None, LifeCycleState.PENDING, None, "created", now)
+    add_run_transition(session, run.run_id, LifeCycleState.PENDING, None, "created", now)
     return run.run_id
 
 
@@ -251,18 +251,17 @@ def get_task_values(session: Session, run_id: int) -> dict[str, dict[str, Any]]:
     return out
 
 
-def add_transition(
+def add_run_transition(
     session: Session,
     run_id: int,
-    task_key: str | None,
-    attempt_number: int | None,
     life_cycle_state: LifeCycleState,
     result_state: ResultState | None,
     message: str,
     now: datetime,
 ) -> None:
+    """Record one state change of the run itself (not of one of its tasks)."""
     add_transitions(session, [transition_row(
-        run_id, task_key, attempt_number, life_cycle_state, result_state, message, now
+        run_id, None, None, life_cycle_state, result_state, message, now
     )])
 
 
