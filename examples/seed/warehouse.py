@@ -22,13 +22,10 @@ LOCK_WAIT_SECONDS = 60.0
 
 def connection_url(name: str = "default") -> str:
     """The SQLAlchemy URL of the SQL connection ``name``, as the engine resolves it."""
-    settings = load_settings()
-    configured = settings.extra.get("connections") or {}
-    if name in configured:
-        return str(configured[name])
-    if name == "default":
-        return f"duckdb:///{settings.home / 'warehouse.duckdb'}"
-    raise LookupError(f"no SQL connection {name!r}; known: default, {', '.join(configured)}")
+    connections = load_settings().connections
+    if name not in connections:
+        raise LookupError(f"no SQL connection {name!r}; known: {', '.join(connections)}")
+    return connections[name]
 
 
 def read_sql(

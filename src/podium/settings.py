@@ -49,6 +49,17 @@ class Settings:
     def artifacts_dir(self) -> Path:
         return self.home / "artifacts"
 
+    @property
+    def connections(self) -> dict[str, str]:
+        """Named SQL connections (SQLAlchemy URLs) from ``[connections]`` /
+        ``PODIUM_CONNECTIONS__<NAME>``; ``default`` is the embedded DuckDB warehouse."""
+        configured = self.extra.get("connections", {})
+        named = (
+            {str(k): str(v) for k, v in configured.items()} if isinstance(configured, dict)
+            else {}
+        )
+        return {"default": f"duckdb:///{self.home / 'warehouse.duckdb'}", **named}
+
     def masked(self) -> dict[str, Any]:
         """The settings as a dict with secret-looking values masked, for display."""
         out: dict[str, Any] = {

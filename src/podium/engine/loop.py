@@ -15,11 +15,10 @@ import json
 import logging
 import os
 import random
-import socket
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ from podium.core import (
     termination_for,
 )
 from podium.engine import children, paths
+from podium.engine.liveness import engine_alive, this_engine_id, utcnow
 from podium.errors import Conflict
 from podium.executors import (
     AttemptRequest,
@@ -65,45 +65,6 @@ L = LifeCycleState
 R = ResultState
 
 logger = logging.getLogger(__name__)
-
-# An engine refreshes its heartbeat this often; a run whose heartbeat is older than
-# STALE_AFTER has no live engine and may be resumed or canceled directly.
-HEARTBEAT_SECONDS = 2.0
-STALE_AFTER = timedelta(seconds=10)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _connections(settings: Settings) -> dict[str, str]:
-    """Named SQL connections: ``default`` is the embedded DuckDB warehouse in the home."""
-    configured = settings.extra.get("connections", {})
-    named = {str(k): str(v) for k, v in configured.items()} if isinstance(configured, dict) else {}
-    return {"default": f"duckdb:///{settings.home / 'warehouse.duckdb'}", **named}
-
-
-def engine_alive(engine_id: str | None, heartbeat_at: datetime | None, now: datetime) -> bool:
-    """Whether the engine that holds a run may still be running it.
-
-    An engine on this host is checked by its pid, so a killed one is noticed at once;
-    one elsewhere counts as alive while its heartbeat is fresh.
-    """
-    if engine_id is None or heartbeat_at is None or now - heartbeat_at >= STALE_AFTER:
-        return False
-    host, _, pid = engine_id.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    if int(pid) == os.getpid():
-        return False  # this process holds no engine for the run unless it is driving it
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 @dataclass(frozen=True, slots=True)
 class RunEvent:
@@ -145,7 +106,7 @@ class Engine:
         self.on_event = on_event
         self.clock = clock
         self.poll_seconds = poll_seconds
-        self.engine_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.engine_id = this_engine_id()
         self.free_slots = settings.max_parallel_tasks
         self.cancel_requested = False
 
@@ -275,7 +236,7 @@ class _RunDriver:
             self.has_refs: dict[str, bool] = {}
             self.runner_context = RunnerContext(
                 python=sys.executable, source_dir=self.source_dir, home=self.home,
-                connections=_connections(self.engine.settings),
+                connections=self.engine.settings.connections,
                 job_parameters=self.parameters,
             )
             self.artifacts = paths.artifacts_dir(self.home, self.run_id)

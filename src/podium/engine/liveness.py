@@ -1,0 +1,43 @@
+"""Whether the engine holding a run is still alive: engines identify themselves as
+``host:pid`` and refresh a heartbeat on the run while they drive it."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import UTC, datetime, timedelta
+
+# A run whose heartbeat is older than this has no live engine and may be resumed or
+# canceled directly (an engine refreshes it every poll, twice a second by default).
+STALE_AFTER = timedelta(seconds=10)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def this_engine_id() -> str:
+    """The id this process's engines record on the runs they drive."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def engine_alive(engine_id: str | None, heartbeat_at: datetime | None, now: datetime) -> bool:
+    """Whether the engine that holds a run may still be running it.
+
+    An engine on this host is checked by its pid, so a killed one is noticed at once;
+    one elsewhere counts as alive while its heartbeat is fresh.
+    """
+    if engine_id is None or heartbeat_at is None or now - heartbeat_at >= STALE_AFTER:
+        return False
+    host, _, pid = engine_id.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    if int(pid) == os.getpid():
+        return False  # this process holds no engine for the run unless it is driving it
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
