@@ -4,6 +4,9 @@
     ├─ SpecError ── InvalidJobSpec       .problems: [Problem]       CLI exit 2 / HTTP 400
     ├─ InvalidArgument (ValueError)      a bad CLI/API argument      CLI exit 2 / HTTP 400
     ├─ NotFound (LookupError)            no such run, task, attempt  CLI exit 2 / HTTP 404
+    ├─ Unauthenticated                   no or a bad API token       HTTP 401
+    ├─ PermissionDenied                  the caller may not do this  CLI exit 2 / HTTP 403
+    ├─ TooLarge                          a request body over the limit           HTTP 413
     ├─ Conflict                          the request contradicts the stored state (409)
     │  └─ InvalidTransition              a state change the state machine forbids
     ├─ TaskFailed                        user code raised or exited non-zero
@@ -66,6 +69,18 @@ class InvalidArgument(PodiumError, ValueError):
 
 class NotFound(PodiumError, LookupError):
     """The named run, job, task or attempt does not exist."""
+
+
+class Unauthenticated(PodiumError):
+    """The API caller sent no token, or one that is unknown, revoked or expired."""
+
+
+class PermissionDenied(PodiumError):
+    """The caller is known but lacks the permission level this needs."""
+
+
+class TooLarge(PodiumError):
+    """A request body is larger than the server accepts."""
 
 
 class Conflict(PodiumError):

@@ -60,6 +60,12 @@ class Settings:
         )
         return {"default": f"duckdb:///{self.home / 'warehouse.duckdb'}", **named}
 
+    @property
+    def workspace(self) -> Path:
+        """Where relative task paths of jobs made through the API start (``workspace``;
+        default: the folder the server was started in)."""
+        return Path(str(self.extra.get("workspace") or Path.cwd())).expanduser().resolve()
+
     def masked(self) -> dict[str, Any]:
         """The settings as a dict with secret-looking values masked, for display."""
         out: dict[str, Any] = {

@@ -48,7 +48,7 @@ def test_datetimes_come_back_utc_aware(any_podium: Podium) -> None:
     with any_podium.sessions.begin() as session:
         from podium.store import jobs
 
-        job_id = jobs.save_job_by_name(session, "j", "{}", now)
+        job_id = jobs.create_job(session, "j", "{}", None, now).job_id
         run_id = q.insert_run(
             session,
             job_id=job_id,
@@ -69,7 +69,7 @@ def test_naive_datetimes_are_refused(podium: Podium) -> None:
     with pytest.raises(StatementError, match="naive datetime"), podium.sessions.begin() as s:
         from podium.store import jobs
 
-        jobs.save_job_by_name(s, "j", "{}", datetime(2026, 1, 1))
+        jobs.create_job(s, "j", "{}", None, datetime(2026, 1, 1))
 
 
 def test_processes_starting_together_on_a_fresh_home_all_succeed(tmp_path: Path) -> None:

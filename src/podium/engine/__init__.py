@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from podium.engine import paths
-from podium.engine.liveness import STALE_AFTER, engine_alive, utcnow
+from podium.engine.liveness import STALE_AFTER, engine_alive, this_engine_id, utcnow
 from podium.engine.loop import Engine, RunEvent
+from podium.engine.serve import Dispatcher
 
-__all__ = ["STALE_AFTER", "Engine", "RunEvent", "engine_alive", "paths", "utcnow"]
+__all__ = ["STALE_AFTER", "Dispatcher", "Engine", "RunEvent", "engine_alive", "paths",
+           "this_engine_id", "utcnow"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from datetime import UTC, datetime, timedelta
 
 # A run whose heartbeat is older than this has no live engine and may be resumed or
@@ -21,8 +22,30 @@ def this_engine_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def engine_alive(engine_id: str | None, heartbeat_at: datetime | None, now: datetime) -> bool:
-    """Whether the engine that holds a run may still be running it.
+# The runs an engine of this process is driving right now (a server drives many, from
+# its event loop and, to cancel a run nobody drives, from request threads).
+_DRIVEN_HERE: set[int] = set()
+_DRIVEN_LOCK = threading.Lock()
+
+
+def take_here(run_id: int) -> bool:
+    """Note that an engine of this process takes up ``run_id``; False if one already has."""
+    with _DRIVEN_LOCK:
+        if run_id in _DRIVEN_HERE:
+            return False
+        _DRIVEN_HERE.add(run_id)
+        return True
+
+
+def let_go_here(run_id: int) -> None:
+    with _DRIVEN_LOCK:
+        _DRIVEN_HERE.discard(run_id)
+
+
+def engine_alive(
+    engine_id: str | None, heartbeat_at: datetime | None, now: datetime, run_id: int = 0
+) -> bool:
+    """Whether the engine that holds run ``run_id`` may still be running it.
 
     An engine on this host is checked by its pid, so a killed one is noticed at once;
     one elsewhere counts as alive while its heartbeat is fresh.
@@ -33,7 +56,7 @@ def engine_alive(engine_id: str | None, heartbeat_at: datetime | None, now: date
     if host != socket.gethostname() or not pid.isdigit():
         return True
     if int(pid) == os.getpid():
-        return False  # this process holds no engine for the run unless it is driving it
+        return run_id in _DRIVEN_HERE
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:

@@ -5,35 +5,127 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import json
 import signal
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from podium.core import TERMINAL, LifeCycleState, ResultState, plan_repair, termination_for
-from podium.engine import STALE_AFTER, Engine, RunEvent, engine_alive, utcnow
-from podium.errors import Conflict, InvalidArgument, NotFound
+from podium.engine import STALE_AFTER, Engine, RunEvent, engine_alive, this_engine_id, utcnow
+from podium.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from podium.services import jobs
+from podium.services.auth import Principal, local_principal
 from podium.services.context import Podium
-from podium.services.views import millis, output_dict, run_dict
+from podium.services.views import output_dict, run_dict
 from podium.spec import JobSpec, LoadedJob
-from podium.store import AttemptRow
+from podium.store import AttemptRow, JobRow, RunRow, audit
 from podium.store import jobs as job_queries
 from podium.store import runs as q
 
 L = LifeCycleState
 
 
-def submit_run(podium: Podium, loaded: LoadedJob, params: dict[str, str] | None = None) -> int:
-    """Record a new run of ``loaded`` with ``params`` over the job's defaults.
+def submit_run(
+    podium: Podium, loaded: LoadedJob, params: dict[str, str] | None = None,
+    actor: Principal | None = None,
+) -> int:
+    """Record a new run of ``loaded`` (stored as the job of its name) for this process to
+    execute with ``execute_run``.
 
     Raises:
         InvalidArgument: a parameter the job does not declare (with the nearest name).
     """
+    actor = actor or local_principal()
     spec = loaded.spec
+    now = utcnow()
+    spec_json = spec.model_dump_json(exclude_defaults=True)
+    with podium.sessions.begin() as session:
+        job = jobs.store_by_name(session, spec, str(Path(loaded.source_dir).resolve()), actor,
+                                 now)
+        return _start_run(session, job, spec, params, actor, now, "--param",
+                          reserve=this_engine_id(), spec_json=spec_json)
+
+
+def run_now(
+    podium: Podium, job_id: int, actor: Principal, job_parameters: dict[str, str] | None = None,
+    idempotency_token: str | None = None, only: list[str] | None = None,
+) -> int:
+    """Start a run of a stored job (``jobs/run-now``); a server's engine executes it.
+
+    With an ``idempotency_token`` already used for this job, the run it started is
+    returned instead of starting another.
+    """
+    now = utcnow()
+    with podium.sessions.begin() as session:
+        job = jobs.require(session, actor, job_id, jobs.MANAGE_RUN)
+        if idempotency_token:
+            earlier = q.find_run_by_token(session, job_id, idempotency_token)
+            if earlier is not None:
+                return earlier.run_id
+        spec = JobSpec.model_validate_json(job.spec_json)
+        if only:
+            spec = _only(spec, only)
+        return _start_run(session, job, spec, job_parameters, actor, now, "job_parameters",
+                          token=idempotency_token, trigger="ONE_TIME")
+
+
+def submit_once(podium: Podium, settings: dict[str, Any], actor: Principal,
+                idempotency_token: str | None = None) -> int:
+    """A one-time run of an inline spec (``runs/submit``): its job is not listed, and only
+    its submitter (and admins) see it."""
+    data = dict(settings)
+    data.setdefault("name", data.pop("run_name", None) or "one-time run")
+    spec, spec_json = jobs.validate_settings(data)
+    now = utcnow()
+    with podium.sessions.begin() as session:
+        job = job_queries.create_job(session, spec.name, spec_json, actor.user_name, now,
+                                     str(podium.settings.workspace))
+        job_queries.set_permission(session, job.job_id, "user", actor.user_name, jobs.OWNER)
+        job.deleted_at = now  # one-time: not a job anyone lists or runs again
+        if idempotency_token:
+            earlier = session.scalars(select(RunRow).where(
+                RunRow.idempotency_token == idempotency_token, RunRow.created_by ==
+                actor.user_name, RunRow.trigger == "ONE_TIME_SUBMIT")).first()
+            if earlier is not None:
+                session.rollback()
+                return earlier.run_id
+        return _start_run(session, job, spec, None, actor, now, "parameters",
+                          token=idempotency_token, trigger="ONE_TIME_SUBMIT")
+
+
+def _only(spec: JobSpec, keys: list[str]) -> JobSpec:
+    """The job with only the tasks ``keys`` (``run-now``'s ``only``); dependencies on the
+    tasks left out are dropped."""
+    known = [t.task_key for t in spec.tasks]
+    for key in keys:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InvalidArgument(f"only: the job has no task {key!r}{hint}")
+    data = spec.model_dump(mode="json", exclude_defaults=True)
+    data["tasks"] = [
+        {**t, "depends_on": [d for d in t.get("depends_on", []) if d["task_key"] in keys]}
+        for t in data["tasks"] if t["task_key"] in keys
+    ]
+    return JobSpec.model_validate(data)
+
+
+def _start_run(
+    session: Session, job: JobRow, spec: JobSpec, params: dict[str, str] | None,
+    actor: Principal, now: datetime, params_name: str, *, token: str | None = None,
+    trigger: str = "ONE_TIME", reserve: str | None = None, spec_json: str | None = None,
+) -> int:
+    """Record a new PENDING run of ``job`` (SKIPPED if the job is at max_concurrent_runs).
+
+    ``reserve``: the engine id of the process that will execute the run itself, so that a
+    server's engine does not take it up.
+    """
     defaults = spec.parameter_defaults()
     for name in params or {}:
         if name not in defaults:
@@ -42,21 +134,22 @@ def submit_run(podium: Podium, loaded: LoadedJob, params: dict[str, str] | None 
                 f"the job declares: {', '.join(defaults)}" if defaults else
                 "the job declares no parameters"
             )
-            raise InvalidArgument(f"--param {name}: the job has no parameter {name!r}; {hint}")
-    now = utcnow()
-    spec_json = spec.model_dump_json(exclude_defaults=True)
-    with podium.sessions.begin() as session:
-        job_id = job_queries.save_job_by_name(session, spec.name, spec_json, now)
-        active = _active_runs(session, job_id, now)
-        run_id = q.insert_run(
-            session, job_id=job_id, run_name=spec.name, spec_json=spec_json,
-            source_dir=str(Path(loaded.source_dir).resolve()),
-            parameters={**defaults, **(params or {})},
-            task_keys=[t.task_key for t in spec.tasks], now=now,
-        )
-        if active >= spec.max_concurrent_runs:
-            _skip_run(session, run_id, spec.max_concurrent_runs, now)
-        return run_id
+            raise InvalidArgument(f"{params_name} {name}: the job has no parameter {name!r}; "
+                                  f"{hint}")
+    active = _active_runs(session, job.job_id, now)
+    run_id = q.insert_run(
+        session, job_id=job.job_id, run_name=spec.name,
+        spec_json=spec_json or spec.model_dump_json(exclude_defaults=True),
+        source_dir=job.source_dir or "", parameters={**defaults, **(params or {})},
+        task_keys=[t.task_key for t in spec.tasks], now=now, trigger=trigger,
+        job_version=job.version, created_by=actor.user_name, idempotency_token=token,
+    )
+    if reserve:
+        q.update_run(session, run_id, engine_id=reserve, heartbeat_at=now)
+    if active >= spec.max_concurrent_runs:
+        _skip_run(session, run_id, spec.max_concurrent_runs, now)
+    audit.record(session, actor.user_name, "run", "job", job.job_id, now, run_id=run_id)
+    return run_id
 
 
 def _active_runs(session: Session, job_id: int, now: datetime) -> int:
@@ -66,7 +159,7 @@ def _active_runs(session: Session, job_id: int, now: datetime) -> int:
     """
     return sum(
         1 for run in q.list_runs(session, limit=1000, job_id=job_id, active_only=True)
-        if engine_alive(run.engine_id, run.heartbeat_at, now)
+        if engine_alive(run.engine_id, run.heartbeat_at, now, run.run_id)
         or (run.engine_id is None and now - run.created_at < STALE_AFTER)
     )
 
@@ -86,24 +179,6 @@ def _skip_run(session: Session, run_id: int, limit: int, now: datetime) -> None:
         for r in records.values()
     ])
     q.add_run_transition(session, run_id, L.SKIPPED, result, message, now)
-
-
-def save_job(podium: Podium, loaded: LoadedJob) -> int:
-    """Store the job of ``loaded`` (created, or updated if one has its name); its job_id."""
-    spec_json = loaded.spec.model_dump_json(exclude_defaults=True)
-    with podium.sessions.begin() as session:
-        return job_queries.save_job_by_name(session, loaded.spec.name, spec_json, utcnow())
-
-
-def list_jobs(podium: Podium) -> list[dict[str, Any]]:
-    """The stored jobs, in the Jobs API ``jobs/list`` item shape."""
-    with podium.sessions() as session:
-        return [
-            {"job_id": row.job_id, "created_time": millis(row.created_at),
-             "settings": JobSpec.model_validate_json(row.spec_json).model_dump(
-                 mode="json", exclude_defaults=True)}
-            for row in job_queries.list_jobs(session)
-        ]
 
 
 def execute_run(
@@ -133,26 +208,66 @@ def execute_run(
     return asyncio.run(drive())
 
 
-def get_run(podium: Podium, run_id: int) -> dict[str, Any]:
+def _run_for(session: Session, run_id: int, actor: Principal | None, level: str) -> RunRow:
+    """The run, if ``actor`` (None: the local user, an admin) holds ``level`` on its job.
+
+    Raises:
+        NotFound: no such run, or one the actor may not see.
+        PermissionDenied: the actor sees the run but lacks ``level``.
+    """
+    run = q.get_run(session, run_id)
+    if actor is None or actor.is_admin:
+        return run
+    held = jobs.job_level(session, actor, run.job_id)
+    if held is None:
+        raise NotFound(f"run {run_id} does not exist")
+    if not jobs.at_least(held, level):
+        raise PermissionDenied(f"{actor.user_name} has {held} on the job of run {run_id}; "
+                               f"this needs {level}")
+    return run
+
+
+def get_run(podium: Podium, run_id: int, actor: Principal | None = None) -> dict[str, Any]:
     """The run in the ``runs/get`` shape, with its tasks, attempts and task values."""
     with podium.sessions() as session:
-        run = q.get_run(session, run_id)
+        run = _run_for(session, run_id, actor, jobs.VIEW)
         return run_dict(run, q.get_task_runs(session, run_id), q.get_attempts(session, run_id),
                         q.get_task_values(session, run_id))
 
 
 def list_runs(
-    podium: Podium, limit: int = 25, offset: int = 0, active_only: bool = False
+    podium: Podium, limit: int = 25, offset: int = 0, active_only: bool = False, *,
+    actor: Principal | None = None, job_id: int | None = None, completed_only: bool = False,
+    start_time_from: int | None = None, start_time_to: int | None = None,
+    expand_tasks: bool = False, top_level: bool = False,
 ) -> dict[str, Any]:
-    """Runs newest first, in the ``runs/list`` shape."""
+    """Runs newest first, in the ``runs/list`` shape; times are epoch milliseconds."""
     if not 1 <= limit <= 1000:
         raise InvalidArgument(f"limit: must be between 1 and 1000, got {limit}")
+    if offset < 0:
+        raise InvalidArgument(f"offset: must not be negative, got {offset}")
+    if active_only and completed_only:
+        raise InvalidArgument("active_only and completed_only: give at most one")
     with podium.sessions() as session:
-        rows = q.list_runs(session, limit=limit + 1, offset=offset, active_only=active_only)
-        return {"runs": [run_dict(r) for r in rows[:limit]], "has_more": len(rows) > limit}
+        visible = jobs.visible_jobs(session, actor) if actor else None
+        rows = q.list_runs(
+            session, limit=limit + 1, offset=offset, active_only=active_only,
+            completed_only=completed_only, job_id=job_id, job_ids=visible, top_level=top_level,
+            created_from=from_millis(start_time_from), created_to=from_millis(start_time_to),
+        )
+        runs = [
+            run_dict(r, q.get_task_runs(session, r.run_id), q.get_attempts(session, r.run_id))
+            if expand_tasks else run_dict(r)
+            for r in rows[:limit]
+        ]
+        return {"runs": runs, "has_more": len(rows) > limit}
 
 
-def cancel_run(podium: Podium, run_id: int) -> str:
+def from_millis(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
+
+
+def cancel_run(podium: Podium, run_id: int, actor: Principal | None = None) -> str:
     """Ask for ``run_id`` to be canceled; returns what happened, in words.
 
     The engine running it notices within a second, terminates the running processes and
@@ -161,11 +276,13 @@ def cancel_run(podium: Podium, run_id: int) -> str:
     """
     now = utcnow()
     with podium.sessions.begin() as session:
-        run = q.get_run(session, run_id)
+        run = _run_for(session, run_id, actor, jobs.MANAGE_RUN)
         if L(run.life_cycle_state) in TERMINAL:
             return f"run {run_id} already finished ({run.result_state}); nothing to cancel"
         q.request_cancel(session, run_id, now)
-        alive = engine_alive(run.engine_id, run.heartbeat_at, now)
+        audit.record(session, (actor or local_principal()).user_name, "cancel", "run", run_id,
+                     now)
+        alive = engine_alive(run.engine_id, run.heartbeat_at, now, run_id)
         unfinished_children = [
             child.run_id
             for key in q.get_task_runs(session, run_id)
@@ -176,11 +293,50 @@ def cancel_run(podium: Podium, run_id: int) -> str:
         return f"cancel requested; the engine running run {run_id} is stopping it"
     for child in unfinished_children:  # their engine died with the parent's
         cancel_run(podium, child)
-    result = execute_run(podium, run_id)
+    try:
+        result = execute_run(podium, run_id)
+    except Conflict:  # an engine took the run up meanwhile: it sees the request
+        return f"cancel requested; the engine running run {run_id} is stopping it"
     return f"run {run_id} canceled ({result})"
 
 
-def repair_run(podium: Podium, run_id: int, task_keys: list[str] | None = None) -> list[str]:
+def cancel_all(podium: Podium, job_id: int, actor: Principal | None = None) -> list[int]:
+    """Cancel every unfinished run of a job (``runs/cancel-all``); the runs asked to stop."""
+    with podium.sessions() as session:
+        jobs.require(session, actor or local_principal(), job_id, jobs.MANAGE_RUN)
+        active = [r.run_id for r in q.list_runs(session, limit=1000, job_id=job_id,
+                                                 active_only=True, top_level=True)]
+    for run_id in active:
+        cancel_run(podium, run_id, actor)
+    return active
+
+
+def delete_run(podium: Podium, run_id: int, actor: Principal | None = None) -> None:
+    """Delete a finished run with its records and logs (``runs/delete``).
+
+    Raises:
+        Conflict: the run has not finished; cancel it first.
+    """
+    now = utcnow()
+    with podium.sessions.begin() as session:
+        run = _run_for(session, run_id, actor, jobs.MANAGE)
+        if run.parent_run_id is not None:
+            raise Conflict(f"run {run_id} is part of run {run.parent_run_id}; delete that one")
+        if L(run.life_cycle_state) not in TERMINAL:
+            raise Conflict(f"run {run_id} is still {run.life_cycle_state}; cancel it first")
+        attempts = [a.log_path for a in q.get_attempts(session, run_id)]
+        q.delete_run(session, run_id)
+        audit.record(session, (actor or local_principal()).user_name, "delete", "run", run_id,
+                     now)
+    for path in attempts:
+        Path(path).unlink(missing_ok=True)
+
+
+def repair_run(
+    podium: Podium, run_id: int, task_keys: list[str] | None = None,
+    actor: Principal | None = None, latest_repair_id: int | None = None,
+    job_parameters: dict[str, str] | None = None,
+) -> list[str]:
     """Reopen a finished run so the given (default: failed and canceled) tasks and
     everything downstream of them run again; the successful ones keep their results.
 
@@ -192,9 +348,12 @@ def repair_run(podium: Podium, run_id: int, task_keys: list[str] | None = None) 
     """
     now = utcnow()
     with podium.sessions.begin() as session:
-        run = q.get_run(session, run_id)
+        run = _run_for(session, run_id, actor, jobs.MANAGE_RUN)
         if L(run.life_cycle_state) not in TERMINAL:
             raise Conflict(f"run {run_id} is still {run.life_cycle_state}; repair it once it ends")
+        if latest_repair_id is not None and latest_repair_id != run.repair_count:
+            raise Conflict(f"latest_repair_id: {latest_repair_id} is not the latest repair of "
+                           f"run {run_id} ({run.repair_count}); reload the run and try again")
         spec = JobSpec.model_validate_json(run.spec_json)
         records = q.get_task_runs(session, run_id)
         try:
@@ -219,27 +378,40 @@ def repair_run(podium: Podium, run_id: int, task_keys: list[str] | None = None) 
         q.clear_task_values(session, run_id, ordered)
         repair_count = run.repair_count + 1
         message = f"repair {repair_count}: re-running {', '.join(ordered)}"
+        params = json.loads(run.parameters_json)
+        for name in job_parameters or {}:
+            if name not in params:
+                raise InvalidArgument(f"job_parameters {name}: the run has no parameter "
+                                      f"{name!r}; it has: {', '.join(params) or 'none'}")
         q.update_run(
             session, run_id, life_cycle_state=L.PENDING, result_state=None, state_message=message,
             termination_code=None, termination_type=None, ended_at=None,
             cancel_requested_at=None, repair_count=repair_count,
+            parameters_json=json.dumps({**params, **(job_parameters or {})}),
         )
         q.add_run_transition(session, run_id, L.PENDING, None, message, now)
+        audit.record(session, (actor or local_principal()).user_name, "repair", "run", run_id,
+                     now, tasks=ordered)
     return ordered
 
 
-def log_path(podium: Podium, run_id: int, task_key: str, attempt: int | None = None) -> Path:
+def log_path(
+    podium: Podium, run_id: int, task_key: str, attempt: int | None = None,
+    actor: Principal | None = None,
+) -> Path:
     """The log file of an attempt (default: the latest) of ``task_key`` in ``run_id``.
 
     Raises:
         NotFound: no such run, task or attempt.
     """
     with podium.sessions() as session:
+        _run_for(session, run_id, actor, jobs.VIEW)
         return Path(_find_attempt(session, run_id, task_key, attempt).log_path)
 
 
 def get_output(
-    podium: Podium, run_id: int, task_key: str, attempt: int | None = None
+    podium: Podium, run_id: int, task_key: str, attempt: int | None = None,
+    actor: Principal | None = None,
 ) -> dict[str, Any]:
     """An attempt's (default: the latest) output in the ``runs/get-output`` shape.
 
@@ -247,8 +419,36 @@ def get_output(
         NotFound: no such run, task or attempt.
     """
     with podium.sessions() as session:
+        run = _run_for(session, run_id, actor, jobs.VIEW)
         found = _find_attempt(session, run_id, task_key, attempt)
-        return output_dict(q.get_run(session, run_id), found, task_key)
+        return output_dict(run, found, task_key)
+
+
+def get_task_output(podium: Podium, task_run_id: int,
+                    actor: Principal | None = None) -> dict[str, Any]:
+    """``runs/get-output`` by the run_id of a task run (an attempt), as the Jobs API asks.
+
+    Raises:
+        NotFound: no task run with that id.
+        InvalidArgument: the id is a whole job run's: the output is per task.
+    """
+    with podium.sessions() as session:
+        attempt = session.get(AttemptRow, task_run_id)
+        if attempt is None:
+            run = session.get(RunRow, task_run_id)
+            if run is not None:
+                tasks = q.get_task_runs(session, task_run_id)
+                if len(tasks) == 1 and (only := q.get_attempts(session, task_run_id)):
+                    attempt = only[-1]
+                else:
+                    raise InvalidArgument(
+                        f"run_id: {task_run_id} is a run with several tasks; get-output takes "
+                        "the run_id of one task run (runs/get lists them under tasks[])"
+                    )
+            else:
+                raise NotFound(f"no task run {task_run_id}")
+        run = _run_for(session, attempt.run_id, actor, jobs.VIEW)
+        return output_dict(run, attempt, attempt.task_key)
 
 
 def _find_attempt(
@@ -281,10 +481,11 @@ def _find_attempt(
     raise NotFound(f"task {task_key!r} has no attempt {attempt}; attempts: {numbers}")
 
 
-def attempt_running(podium: Podium, run_id: int, task_key: str) -> bool:
+def attempt_running(podium: Podium, run_id: int, task_key: str,
+                    actor: Principal | None = None) -> bool:
     """Whether the latest attempt of ``task_key`` is still running (for ``logs --follow``)."""
     with podium.sessions() as session:
-        run = q.get_run(session, run_id)
+        run = _run_for(session, run_id, actor, jobs.VIEW)
         if L(run.life_cycle_state) in TERMINAL:
             return False
         state = q.get_task_runs(session, run_id).get(task_key)

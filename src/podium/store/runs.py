@@ -6,6 +6,7 @@ Every function takes the caller's ``session``; the caller owns the transaction.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,9 @@ def insert_run(
     now: datetime,
     trigger: str = "ONE_TIME",
     parent: tuple[int, str, int | None] | None = None,
+    job_version: int | None = None,
+    created_by: str | None = None,
+    idempotency_token: str | None = None,
 ) -> int:
     """Record a new PENDING run with one BLOCKED task run per task; returns its run_id.
 
@@ -51,7 +55,8 @@ def insert_run(
         parameters_json=json.dumps(parameters), trigger=trigger,
         life_cycle_state=LifeCycleState.PENDING, state_message="", created_at=now,
         repair_count=0, parent_run_id=parent_run_id, parent_task_key=parent_task_key,
-        iteration=iteration,
+        iteration=iteration, job_version=job_version, created_by=created_by,
+        idempotency_token=idempotency_token,
     )
     session.add(run)
     session.flush()
@@ -79,14 +84,55 @@ def list_runs(
     offset: int = 0,
     job_id: int | None = None,
     active_only: bool = False,
+    completed_only: bool = False,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    job_ids: Collection[int] | None = None,
+    top_level: bool = False,
 ) -> list[RunRow]:
-    """Runs, newest first."""
+    """Runs, newest first; ``top_level`` leaves out child runs, ``job_ids`` limits the
+    runs to those jobs."""
     query = select(RunRow).order_by(RunRow.run_id.desc()).limit(limit).offset(offset)
     if job_id is not None:
         query = query.where(RunRow.job_id == job_id)
+    if job_ids is not None:
+        query = query.where(RunRow.job_id.in_(list(job_ids)))
     if active_only:
         query = query.where(RunRow.ended_at.is_(None))
+    if completed_only:
+        query = query.where(RunRow.ended_at.is_not(None))
+    if created_from is not None:
+        query = query.where(RunRow.created_at >= created_from)
+    if created_to is not None:
+        query = query.where(RunRow.created_at < created_to)
+    if top_level:
+        query = query.where(RunRow.parent_run_id.is_(None))
     return list(session.scalars(query))
+
+
+def find_run_by_token(session: Session, job_id: int, token: str) -> RunRow | None:
+    """The run of ``job_id`` started with this idempotency token, if any."""
+    return session.scalars(select(RunRow).where(
+        RunRow.job_id == job_id, RunRow.idempotency_token == token
+    )).first()
+
+
+def runs_to_drive(session: Session) -> list[RunRow]:
+    """Unfinished top-level runs, oldest first: what a server's engine may take up."""
+    return list(session.scalars(
+        select(RunRow).where(RunRow.ended_at.is_(None), RunRow.parent_run_id.is_(None))
+        .order_by(RunRow.run_id)
+    ))
+
+
+def delete_run(session: Session, run_id: int) -> None:
+    """Remove a finished run and its child runs with all they recorded."""
+    children = list(session.scalars(select(RunRow.run_id).where(RunRow.parent_run_id == run_id)))
+    for child in children:
+        delete_run(session, child)
+    for table in (TransitionRow, TaskValueRow, AttemptRow, TaskRunRow):
+        session.execute(delete(table).where(table.run_id == run_id))
+    session.execute(delete(RunRow).where(RunRow.run_id == run_id))
 
 
 def child_runs(session: Session, run_id: int, task_key: str) -> list[RunRow]:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -39,6 +49,95 @@ class JobRow(Base):
     spec_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)  # its newest job_versions row
+    creator: Mapped[str | None] = mapped_column(String(255))
+    source_dir: Mapped[str | None] = mapped_column(Text)  # where relative task paths start
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # kept for its runs
+
+
+class JobVersionRow(Base):
+    """Every stored state of a job's settings: who changed it, when and how."""
+
+    __tablename__ = "job_versions"
+
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("jobs.job_id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spec_json: Mapped[str] = mapped_column(Text)
+    change: Mapped[str] = mapped_column(String(16))  # create, update, reset
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobPermissionRow(Base):
+    """A permission level on a job held by a user or a group."""
+
+    __tablename__ = "job_permissions"
+
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("jobs.job_id", ondelete="CASCADE"), primary_key=True
+    )
+    principal_kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # user, group
+    principal: Mapped[str] = mapped_column(String(255), primary_key=True)
+    level: Mapped[str] = mapped_column(String(32))
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_name: Mapped[str] = mapped_column(String(255), unique=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TokenRow(Base):
+    """An API token, stored as the SHA-256 of its text: the text itself is never kept."""
+
+    __tablename__ = "tokens"
+
+    token_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.user_id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SecretScopeRow(Base):
+    __tablename__ = "secret_scopes"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SecretRow(Base):
+    """A secret's value, encrypted with a key that is kept outside the database."""
+
+    __tablename__ = "secrets"
+
+    scope: Mapped[str] = mapped_column(
+        ForeignKey("secret_scopes.name", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditRow(Base):
+    """Who created, changed, ran, canceled or deleted what, and when."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(255))
+    detail_json: Mapped[str] = mapped_column(Text, default="{}")
 
 
 class RunRow(Base):
@@ -68,6 +167,9 @@ class RunRow(Base):
     parent_run_id: Mapped[int | None] = mapped_column(Integer)
     parent_task_key: Mapped[str | None] = mapped_column(String(100))
     iteration: Mapped[int | None] = mapped_column(Integer)
+    job_version: Mapped[int | None] = mapped_column(Integer)  # the settings that ran
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    idempotency_token: Mapped[str | None] = mapped_column(String(64))
 
 
 class TaskRunRow(Base):

@@ -1,0 +1,84 @@
+"""The engine of a long-running server: it takes up every unfinished top-level run of
+the store that no live engine drives — runs started through the API, repaired runs,
+and runs whose engine died — and drives them side by side."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from podium.engine.liveness import engine_alive, utcnow
+from podium.engine.loop import Engine
+from podium.errors import Conflict
+from podium.settings import Settings
+from podium.store import runs as q
+
+logger = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Finds runs to drive when woken (a run was started here) or every ``poll_seconds``
+    (one was started elsewhere, or an engine died)."""
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings,
+                 poll_seconds: float = 1.0) -> None:
+        self.sessions = sessions
+        self.engine = Engine(sessions, settings)
+        self.poll_seconds = poll_seconds
+        self.driving: dict[int, asyncio.Task[None]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._woken: asyncio.Event | None = None
+
+    def wake(self) -> None:
+        """Look for runs now; callable from any thread."""
+        if self._loop is not None and self._woken is not None:
+            self._loop.call_soon_threadsafe(self._woken.set)
+
+    async def run(self) -> None:
+        """Take up runs until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        self._woken = asyncio.Event()
+        while True:
+            try:
+                await asyncio.to_thread(self._take_up)
+            except Exception:  # a database hiccup must not stop the server's engine
+                logger.exception("looking for runs to drive failed; trying again")
+            try:
+                await asyncio.wait_for(self._woken.wait(), self.poll_seconds)
+            except TimeoutError:
+                pass
+            self._woken.clear()
+
+    def _take_up(self) -> None:
+        now = utcnow()
+        with self.sessions() as session:
+            found = [(r.run_id, r.engine_id, r.heartbeat_at) for r in q.runs_to_drive(session)]
+        assert self._loop is not None
+        for run_id, engine_id, heartbeat_at in found:
+            if run_id in self.driving or engine_alive(engine_id, heartbeat_at, now, run_id):
+                continue
+            self._loop.call_soon_threadsafe(self._start, run_id)
+
+    def _start(self, run_id: int) -> None:
+        if run_id not in self.driving:
+            self.driving[run_id] = asyncio.create_task(self._drive(run_id))
+
+    async def _drive(self, run_id: int) -> None:
+        try:
+            await self.engine.execute(run_id)
+        except Conflict:
+            pass  # another engine took it up first
+        except Exception:
+            logger.exception("the engine failed driving run %s; it resumes on restart", run_id)
+        finally:
+            self.driving.pop(run_id, None)
+
+    async def stop(self) -> None:
+        """Stop driving: running attempts are stopped and, as lost attempts, re-run when
+        a server starts again; every transition made so far is committed."""
+        for task in self.driving.values():
+            task.cancel()
+        await asyncio.gather(*self.driving.values(), return_exceptions=True)
+        await self.engine.close()
