@@ -19,12 +19,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from podium.core.values import REDACTED
 from podium.runners.http import MAX_RETRY_AFTER, retry_after_seconds
-from podium.services import Podium, get_output
+from podium.services import Podium, get_output, get_run
+from podium.services.auth import local_principal
+from podium.services.secrets import create_scope, put_secret
 from tests.integration.helpers import job, results, run_job, tasks_by_key
 
 TOKEN = "s3cr3t-t0ken-XYZ"
 SECRET = f"Bearer {TOKEN}"
+API_TOKEN = "k3y-from-the-vault-7781"  # what /guarded accepts, stored as secret api/token
+OLD_TOKEN = "expired-t0ken-1234"  # stored as secret api/old
 ITEMS = {"items": [{"id": 1, "name": "ada"}, {"id": 2, "name": "grace"}], "total": 2}
 
 
@@ -118,6 +123,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def route_down(self, seen: Seen, count: int) -> None:
         self.reply(503, {"error": "down"}, headers={"Retry-After": "0"})
+
+    def route_guarded(self, seen: Seen, count: int) -> None:
+        """Wants ``Authorization: Bearer API_TOKEN`` or ``?api_key=API_TOKEN``; echoes
+        the token it was given (as careless APIs do)."""
+        presented = seen.headers.get("Authorization", "").removeprefix("Bearer ")
+        presented = presented or seen.query.get("api_key", [""])[0]
+        if presented != API_TOKEN:
+            self.reply(401, {"error": f"token {presented!r} is not valid"})
+        else:
+            self.reply(200, {"user": "ada", "token": presented})
 
     def route_missing(self, seen: Seen, count: int) -> None:
         self.reply(404, {"error": "no such thing"})
@@ -326,3 +341,38 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after_seconds("-3") == 0.0
     for unreadable in (None, "", "soon", "nan"):
         assert retry_after_seconds(unreadable) is None
+
+
+def test_auth_from_a_secret_reference_never_shows_the_secret(
+    podium: Podium, api: Api, tmp_path: Path
+) -> None:
+    actor = local_principal()
+    create_scope(podium, "api", actor)
+    put_secret(podium, "api", "token", API_TOKEN, actor)
+    put_secret(podium, "api", "old", OLD_TOKEN, actor)
+    spec = job([
+        http("header", f"{api.base}/guarded",
+             headers={"Authorization": "Bearer {{secrets/api/token}}"},
+             response_values={"user": "user", "token": "token"}),
+        # A query parameter is not a header the runner knows to hide: the engine masks it.
+        http("query", f"{api.base}/guarded", params={"api_key": "{{secrets/api/token}}"}),
+        http("expired", f"{api.base}/guarded", params={"api_key": "{{secrets/api/old}}"}),
+    ], tmp_path)
+
+    run = run_job(podium, spec)
+
+    assert results(run) == {"header": "SUCCESS", "query": "SUCCESS", "expired": "FAILED"}
+    seen = api.requests_to("/guarded")  # the server got the real values
+    assert f"Bearer {API_TOKEN}" in [s.headers.get("Authorization") for s in seen]
+    assert [API_TOKEN] in [s.query.get("api_key") for s in seen]
+    assert [OLD_TOKEN] in [s.query.get("api_key") for s in seen]
+    tasks = tasks_by_key(run)
+    assert tasks["header"]["task_values"]["user"] == "ada"
+    assert tasks["header"]["task_values"]["token"] in ("***", REDACTED)
+    assert f"api_key={REDACTED}" in log_of(run, "query")
+    assert OLD_TOKEN not in message(run, "expired") and "401" in message(run, "expired")
+    shown = [json.dumps(get_run(podium, run["run_id"]))]
+    for key in ("header", "query", "expired"):
+        shown += [log_of(run, key), json.dumps(get_output(podium, run["run_id"], key))]
+    for where in shown:
+        assert API_TOKEN not in where and OLD_TOKEN not in where

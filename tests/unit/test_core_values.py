@@ -13,11 +13,15 @@ from hypothesis import strategies as st
 from podium.core.plan import TaskRunState
 from podium.core.states import LifeCycleState, ResultState
 from podium.core.values import (
+    REDACTED,
     UnresolvedReference,
     ValueContext,
     lookup,
+    mask_obj,
+    mask_text,
     resolve_obj,
     resolve_text,
+    secret_terms,
 )
 
 L = LifeCycleState
@@ -277,7 +281,6 @@ def test_resolve_obj_does_not_modify_its_input() -> None:
         ("{{job.parameters}}", "{{job.parameters}}: unknown reference"),
         ("{{job.nope}}", "{{job.nope}}: unknown reference"),
         ("{{}}", "{{}}: unknown reference"),
-        ("{{secrets/scope/key}}", "{{secrets/scope/key}}: unknown reference"),
     ],
 )
 def test_unresolved_reference(text: str, message: str) -> None:
@@ -305,3 +308,85 @@ def test_empty_context_defaults() -> None:
     assert resolve_text("{{job.repair_count}}", ctx) == "0"
     with pytest.raises(UnresolvedReference, match="task 'a' set no task value 'n'"):
         resolve_text("{{tasks.a.values.n}}", ctx)
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+SECRETS = {
+    ("prod", "token"): "tok-123",
+    ("prod", "pem"): "-----BEGIN-----\nAAAABBBBCCCC\n-----END-----",
+}
+
+
+def read_secret(scope: str, key: str) -> str:
+    if (scope, key) not in SECRETS:
+        raise UnresolvedReference(f"{{{{secrets/{scope}/{key}}}}}: no such secret")
+    return SECRETS[(scope, key)]
+
+
+SECRET_CTX = replace(CTX, secret=read_secret)
+
+
+def test_secret_reference_resolves_through_the_context() -> None:
+    text = "Bearer {{secrets/prod/token}} for {{job.id}}"
+    assert resolve_text(text, SECRET_CTX) == "Bearer tok-123 for 17"
+    assert lookup("secrets/prod/token", SECRET_CTX) == "tok-123"
+    assert resolve_obj({"h": ["{{ secrets/prod/token }}"]}, SECRET_CTX) == {"h": ["tok-123"]}
+
+
+def test_a_missing_secret_is_unresolved_with_the_readers_message() -> None:
+    with pytest.raises(UnresolvedReference, match=r"\{\{secrets/prod/nope\}\}: no such secret"):
+        resolve_text("x {{secrets/prod/nope}}", SECRET_CTX)
+
+
+@pytest.mark.parametrize(
+    "expr", ["secrets/only", "secrets//key", "secrets/scope/", "secrets/a/b/c"]
+)
+def test_a_malformed_secret_reference_is_unresolved(expr: str) -> None:
+    with pytest.raises(UnresolvedReference, match="a secret reference is secrets/<scope>/<key>"):
+        lookup(expr, SECRET_CTX)
+
+
+def test_without_a_reader_secret_references_stay_as_written() -> None:
+    text = "{{job.id}} {{secrets/prod/token}} {{ secrets/a/b }}"
+    assert resolve_text(text, CTX) == "17 {{secrets/prod/token}} {{ secrets/a/b }}"
+    assert resolve_text("{{secrets/prod/token}}", CTX) == "{{secrets/prod/token}}"
+    with pytest.raises(UnresolvedReference, match="secrets cannot be read here"):
+        lookup("secrets/prod/token", CTX)
+
+
+def test_secret_terms_are_longest_first_with_the_long_lines_of_multiline_values() -> None:
+    terms = secret_terms(["tok", "", "tok-123", SECRETS[("prod", "pem")], "tok"])
+    assert terms == (
+        SECRETS[("prod", "pem")], "-----BEGIN-----", "-----END-----", "AAAABBBBCCCC",
+        "tok-123", "tok",
+    )
+    assert secret_terms(["{\n}\n"]) == ("{\n}\n",)  # short lines are not masked alone
+    assert secret_terms([]) == ()
+
+
+def test_mask_text_replaces_every_occurrence() -> None:
+    terms = secret_terms(["tok-123", "tok"])
+    assert mask_text("a tok-123 b tok c", terms) == f"a {REDACTED} b {REDACTED} c"
+    assert mask_text("nothing here", terms) == "nothing here"
+    assert mask_text("x", ()) == "x"
+
+
+def test_mask_obj_masks_strings_keys_and_numbers_deep_inside() -> None:
+    terms = secret_terms(["s3cret", "424242"])
+    data = {"s3cret": ["a s3cret", {"n": 424242, "m": 7, "ok": True}], "none": None, "f": 1.5}
+    assert mask_obj(data, terms) == {
+        REDACTED: [f"a {REDACTED}", {"n": REDACTED, "m": 7, "ok": True}], "none": None, "f": 1.5,
+    }
+    assert mask_obj(data, ()) is data
+
+
+# Letters that are not in "[REDACTED]", so what masking leaves cannot form a secret with it.
+_TEXT = st.text(alphabet="abc xyz-\t", max_size=30)
+
+
+@given(st.text(alphabet="abc xyz-\t", min_size=1, max_size=12), _TEXT, _TEXT)
+def test_a_masked_text_never_holds_the_secret(secret: str, before: str, after: str) -> None:
+    masked = mask_text(before + secret + after + secret, secret_terms([secret]))
+    assert REDACTED in masked
+    assert secret not in masked

@@ -92,7 +92,13 @@ def test_known_references_are_fine(expr: str) -> None:
         ("tasks.clicks_ingest.value.rows", "unknown-reference", "values.<name>"),
         ("tasks.clicks_ingest.values.", "unknown-reference", "values.<name>"),
         ("tasks.clicks_ingest.result_stat", "unknown-reference", "'result_state'"),
-        ("secrets/prod/token", "unsupported-reference", ""),
+        ("secrets/only", "bad-secret-reference", "{{secrets/<scope>/<key>}}"),
+        ("secrets/", "bad-secret-reference", "{{secrets/<scope>/<key>}}"),
+        ("secrets//key", "bad-secret-reference", "{{secrets/<scope>/<key>}}"),
+        ("secrets/scope/", "bad-secret-reference", "{{secrets/<scope>/<key>}}"),
+        ("secrets/a/b/c", "bad-secret-reference", "{{secrets/<scope>/<key>}}"),
+        ("secrets/a b/c", "bad-secret-reference", "letters, digits"),
+        ("secrets.prod.token", "unknown-reference", "secrets/<scope>/<key>"),
     ],
 )
 def test_bad_references_have_codes_and_hints(expr: str, code: str, hint_part: str) -> None:
@@ -102,10 +108,23 @@ def test_bad_references_have_codes_and_hints(expr: str, code: str, hint_part: st
     assert hint_part in found[2]
 
 
-def test_secret_reference_message() -> None:
-    found = check("secrets/scope/key")
+@pytest.mark.parametrize(
+    "expr", ["secrets/scope/key", "secrets/prod/api_token", "secrets/a.b-c/K_1.x"]
+)
+def test_secret_references_with_a_scope_and_a_key_are_fine(expr: str) -> None:
+    assert check(expr) is None
+
+
+def test_malformed_secret_reference_messages() -> None:
+    assert check("secrets/only") == (
+        "bad-secret-reference",
+        "{{secrets/only}} is not a secret reference: it needs a scope and a key",
+        "write {{secrets/<scope>/<key>}}, e.g. {{secrets/prod/api_token}}; scope and key "
+        "are 1 to 128 letters, digits, '_', '-' and '.'",
+    )
+    found = check("secrets/prod/my key")
     assert found is not None
-    assert found[1] == "secret references are not supported yet"
+    assert found[1] == "{{secrets/prod/my key}}: 'my key' is not a valid secret scope or key name"
 
 
 def test_walk_strings_names_every_string() -> None:

@@ -45,7 +45,10 @@ BAD_SPECS: dict[str, list[tuple[str, str]]] = {
         ("outcome-without-condition", "tasks[1].depends_on[0].outcome")
     ],
     "reference_not_upstream.yaml": [("reference-not-upstream", "tasks[1].shell_task.command[1]")],
-    "secret_reference.yaml": [("unsupported-reference", "tasks[0].shell_task.env.TOKEN")],
+    "secret_reference.yaml": [
+        ("bad-secret-reference", "tasks[0].shell_task.env.TOKEN"),
+        ("secret-in-job-parameters", "tasks[1].run_job_task.job_parameters.token"),
+    ],
     "self_dependency.yaml": [("self-dependency", "tasks[0].depends_on[0].task_key")],
     "several_problems.yaml": [
         ("wrong-type", "tasks[1].max_retries"),
@@ -106,6 +109,15 @@ EXACT_MESSAGES: dict[str, list[str]] = {
         "tasks[0].retry_on_timeout: expected true or false, got the string 'maybe'  [wrong-type]",
         "tasks[0].shell_task.command: expected a list, got the string 'echo'  [wrong-type]",
         "timeout_seconds: expected an integer, got a list  [wrong-type]",
+    ],
+    "secret_reference.yaml": [
+        "tasks[0].shell_task.env.TOKEN: {{secrets/prod_api_token}} is not a secret reference: "
+        "it needs a scope and a key; write {{secrets/<scope>/<key>}}, e.g. "
+        "{{secrets/prod/api_token}}; scope and key are 1 to 128 letters, digits, '_', '-' "
+        "and '.'  [bad-secret-reference]",
+        "tasks[1].run_job_task.job_parameters.token: a run_job_task's job_parameters are "
+        "kept with the child run and shown in clear, so they cannot hold a secret; reference "
+        "the secret in the tasks of the job it runs instead  [secret-in-job-parameters]",
     ],
     "out_of_range.yaml": [
         "max_concurrent_runs: must be >= 1, got 0  [bad-value]",
@@ -255,6 +267,19 @@ def test_references_to_transitive_upstream_are_fine() -> None:
     last["shell_task"]["command"].append("{{tasks.a.values.rows}} {{tasks.b.result_state}}")
     spec, _ = parse_job({"name": "j", "tasks": [shell("a"), shell("b", "a"), last]})
     assert spec.task("c").shell_task is not None
+
+
+def test_secret_references_are_accepted_where_a_task_starts_with_them() -> None:
+    ref = "{{secrets/prod/api_token}}"
+    use = shell("b", "a", environment_variables={"TOKEN": ref})
+    use["shell_task"]["command"].append(f"token={ref}")
+    http = {"task_key": "c", "http_task": {"url": "http://x", "headers": {
+        "Authorization": f"Bearer {ref}"}}}
+    loop = {"task_key": "d", "for_each_task": {"inputs": f'["{ref}"]', "task": {
+        "task_key": "d_i", "shell_task": {"command": ["echo", "{{input}}", ref]}}}}
+    spec, warnings = parse_job({"name": "j", "tasks": [shell("a"), use, http, loop]})
+    assert warnings == []
+    assert spec.task("b").environment_variables == {"TOKEN": ref}
 
 
 def test_reference_to_a_later_task_in_a_sibling_branch_is_not_upstream() -> None:

@@ -3,9 +3,9 @@ by task key, saving a job by name, and the audit log."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi import Body as BodyParam
 
 from podium.api.deps import Caller, PodiumDep
@@ -19,8 +19,8 @@ MAX_LOG_CHUNK = 1 << 20  # bytes of a log one request returns
 
 
 @router.post("/jobs/save")
-def save_job(request: Request, podium: PodiumDep, actor: Caller,
-             settings: dict[str, Any] = BodyParam()) -> dict[str, Any]:
+def save_job(podium: PodiumDep, actor: Caller,
+             settings: Annotated[dict[str, Any], BodyParam()]) -> dict[str, Any]:
     """Create the job, or update the job of the same name (as ``podium jobs create``)."""
     spec, _ = jobs.validate_settings(settings)
     loaded = LoadedJob(spec, [], "request", podium.settings.workspace)

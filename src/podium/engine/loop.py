@@ -43,7 +43,8 @@ from podium.core import (
     termination_for,
 )
 from podium.engine import children, paths
-from podium.engine.liveness import engine_alive, this_engine_id, utcnow
+from podium.engine.liveness import engine_alive, let_go_here, take_here, this_engine_id, utcnow
+from podium.engine.secrets import RunSecrets
 from podium.errors import Conflict
 from podium.executors import (
     AttemptRequest,
@@ -153,13 +154,16 @@ class _RunDriver:
         self.canceled_by_user = False
         self.timed_out = False
         self.last_poll = 0.0
+        self.secrets = RunSecrets(engine.settings)
 
     # ---- lifecycle -----------------------------------------------------------------
     async def drive(self) -> ResultState:
-        result = self._claim()
-        if result is not None:
-            return result
+        if not take_here(self.run_id):
+            raise Conflict(f"run {self.run_id} is being run by this process already")
         try:
+            result = self._claim()
+            if result is not None:
+                return result
             return await self._steps()
         except BaseException:
             # The engine itself failed (a database error, a bug) or was cancelled: stop
@@ -169,6 +173,8 @@ class _RunDriver:
                 future.cancel()
             await asyncio.gather(*self.inflight, return_exceptions=True)
             raise
+        finally:
+            let_go_here(self.run_id)
 
     async def _steps(self) -> ResultState:
         loop = asyncio.get_running_loop()
@@ -346,13 +352,18 @@ class _RunDriver:
             starts.append(start)
         return starts, finished_inline
 
-    def _context(self, key: str, attempt_id: int = 0) -> ValueContext:
+    def _context(
+        self, key: str, attempt_id: int = 0, session: Session | None = None
+    ) -> ValueContext:
+        """What references of ``key`` may name; secrets only with a ``session`` to read
+        them through (without, ``{{secrets/...}}`` stays as written)."""
         return ValueContext(
             job_id=self.job_id, job_name=self.spec.name, run_id=self.run_id,
             start_time=self.started_at, parameters=self.parameters, task_key=key,
             task_run_id=attempt_id, execution_count=self.states[key].attempt_count,
             repair_count=self.repair_count, task_values=self.values,
             task_states=self.states, task_run_ids=self.task_run_ids,
+            secret=None if session is None else self.secrets.reader(session, key),
         )
 
     def _run_condition(self, session: Session, task: Task, now: datetime) -> None:
@@ -360,14 +371,16 @@ class _RunDriver:
         assert cond is not None
         state = self.states[task.task_key]
         try:
-            ctx = self._context(task.task_key)
+            ctx = self._context(task.task_key, session=session)
             left, right = resolve_text(cond.left, ctx), resolve_text(cond.right, ctx)
         except UnresolvedReference as exc:
             self._set(session, replace(state, life_cycle_state=L.TERMINATED,
                                        result_state=R.FAILED, message=str(exc)), now, ended=True)
             return
         outcome = "true" if evaluate_condition(cond.op, left, right) else "false"
-        message = f"{left!r} {cond.op.value} {right!r} is {outcome}"
+        message = self.secrets.mask(
+            task.task_key, f"{left!r} {cond.op.value} {right!r} is {outcome}"
+        )
         self._set(session, replace(state, life_cycle_state=L.TERMINATED, result_state=R.SUCCESS,
                                    condition_outcome=outcome, message=message), now, ended=True)
 
@@ -383,7 +396,7 @@ class _RunDriver:
                                       log_path=str(log), now=now)
         self.task_run_ids[key] = attempt_id
         try:
-            resolved = self._resolve(task, attempt_id)
+            resolved = self._resolve(task, attempt_id, session)
         except UnresolvedReference as exc:
             self.finished.append(
                 q.finished_attempt_row(attempt_id, L.TERMINATED, R.FAILED, str(exc), None, now)
@@ -403,6 +416,7 @@ class _RunDriver:
             attempt_id=attempt_id, process=process, log_path=log,
             work_prefix=paths.work_prefix(self.home, self.run_id, key, number),
             timeout_seconds=task.timeout_seconds, env=self._task_env(resolved, number),
+            redact=self.secrets.terms(key),
         )
         return _Start(functools.partial(self.engine.executor.run, request), key, attempt_id,
                       number)
@@ -492,13 +506,15 @@ class _RunDriver:
         output = {"child_runs": [{"run_id": i, "result_state": r.value} for i, r in results]}
         return Outcome(attempt_id, result, None, message, output=output)
 
-    def _resolve(self, task: Task, attempt_id: int) -> Task:
-        """``task`` with its ``{{...}}`` references replaced by their values now."""
+    def _resolve(self, task: Task, attempt_id: int, session: Session | None = None) -> Task:
+        """``task`` with its ``{{...}}`` references replaced by their values now (its
+        secrets too when given a ``session`` to read them through)."""
         if task.task_key not in self.has_refs:
             self.has_refs[task.task_key] = "{{" in task.model_dump_json()
         if not self.has_refs[task.task_key]:
             return task
-        data = resolve_obj(task.model_dump(), self._context(task.task_key, attempt_id))
+        ctx = self._context(task.task_key, attempt_id, session)
+        data = resolve_obj(task.model_dump(), ctx)
         return Task.model_validate(data)
 
     def _task_env(self, task: Task, number: int) -> dict[str, str]:
@@ -550,6 +566,7 @@ class _RunDriver:
         future = next(f for f, s in self.inflight.items() if s.attempt_id == outcome.attempt_id)
         start = self.inflight.pop(future)
         key, attempt_id, number = start.key, start.attempt_id, start.number
+        outcome = self.secrets.mask_outcome(key, outcome)
         if start.holds_slot:
             self.engine.free_slots += 1
         task = self.spec.task(key)

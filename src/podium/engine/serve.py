@@ -5,6 +5,7 @@ and runs whose engine died — and drives them side by side."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,10 +46,8 @@ class Dispatcher:
                 await asyncio.to_thread(self._take_up)
             except Exception:  # a database hiccup must not stop the server's engine
                 logger.exception("looking for runs to drive failed; trying again")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._woken.wait(), self.poll_seconds)
-            except TimeoutError:
-                pass
             self._woken.clear()
 
     def _take_up(self) -> None:

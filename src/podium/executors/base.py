@@ -22,6 +22,8 @@ class AttemptRequest:
         timeout_seconds: kill the attempt after this long (0: no limit).
         env: Podium's variables for the task (PODIUM_RUN_ID, ...); PATH and PYTHONPATH
             given here go in front of the inherited ones.
+        redact: the secret values the task was given (``core.values.secret_terms``):
+            each is replaced by ``[REDACTED]`` in the log, line by line.
     """
 
     attempt_id: int
@@ -30,6 +32,7 @@ class AttemptRequest:
     work_prefix: Path
     timeout_seconds: float = 0
     env: dict[str, str] = field(default_factory=dict)
+    redact: tuple[str, ...] = ()
 
 
 def attempt_file(work_prefix: Path, suffix: str) -> Path:

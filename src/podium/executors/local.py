@@ -63,7 +63,7 @@ class LocalExecutor:
             pid, exit_code_of, pump = await self._start(request, env)
         except (OSError, WarmPythonLost) as exc:
             message = f"cannot start {request.process.argv[0]!r}: {_reason(exc)}"
-            append_line(request.log_path, message)
+            append_line(request.log_path, message, request.redact)
             return Outcome(request.attempt_id, ResultState.FAILED, None, message)
         self._running[request.attempt_id] = pid
         self._record_pid(request.work_prefix, pid)
@@ -86,7 +86,9 @@ class LocalExecutor:
         """Start the attempt's process; returns its pid, what awaits its exit code, and
         the pump copying its output into the log (a warm child writes the log itself)."""
         process = request.process
-        if process.function_call is not None and self.warm is not None:
+        # A warm child writes its log itself, unmasked: a task given secrets gets a
+        # process of its own, whose output goes through the masking pump.
+        if process.function_call is not None and self.warm is not None and not request.redact:
             pid = await self.warm.start(process.function_call, process.cwd, env,
                                         request.log_path)
             return pid, self.warm.wait(pid), None
@@ -99,7 +101,7 @@ class LocalExecutor:
         except BaseException:
             log.close()
             raise
-        return proc.pid, _exit_of(proc), await LogPump.attach(proc, log)
+        return proc.pid, _exit_of(proc), await LogPump.attach(proc, log, request.redact)
 
     async def _wait(self, request: AttemptRequest, exit_code_of: Coroutine[Any, Any, int]) -> int:
         exited = asyncio.ensure_future(exit_code_of)

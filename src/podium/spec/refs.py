@@ -43,7 +43,12 @@ REFERENCE_FORMS = (
     "known references: " + ", ".join(SIMPLE_REFERENCES) + ", job.parameters.<name>, "
     "job.start_time.<field>, tasks.<key>.values.<name>, "
     + ", ".join(f"tasks.<key>.{f}" for f in TASK_FIELDS)
+    + ", secrets/<scope>/<key>"
 )
+
+SECRET_PREFIX = "secrets/"
+# What a secret scope or key may be named (as the secrets API accepts them).
+SECRET_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 
 _TASK_REF = re.compile(r"^tasks\.([A-Za-z0-9_\-]+)\.(.+)$")
 
@@ -103,12 +108,8 @@ def check_reference(
     """
     if expr in SIMPLE_REFERENCES:
         return None
-    if expr.startswith("secrets/"):
-        return (
-            "unsupported-reference",
-            "secret references are not supported yet",
-            "pass the value through environment_variables or a job parameter for now",
-        )
+    if expr.startswith(SECRET_PREFIX):
+        return check_secret_reference(expr)
     if expr.startswith("job.parameters."):
         return _check_parameter(expr.removeprefix("job.parameters."), parameters)
     if expr.startswith("job.start_time."):
@@ -117,6 +118,28 @@ def check_reference(
     if match:
         return _check_task_reference(match.group(1), match.group(2), task_keys, upstream)
     return _unknown(expr, SIMPLE_REFERENCES)
+
+
+def check_secret_reference(expr: str) -> tuple[str, str, str] | None:
+    """Check the form of a ``secrets/<scope>/<key>`` expression (not that it exists: a
+    secret is read when the task using it starts).
+
+    Returns:
+        ``(code, msg, hint)`` describing what is wrong, or None if the form is fine.
+    """
+    parts = expr.split("/")
+    hint = (
+        "write {{secrets/<scope>/<key>}}, e.g. {{secrets/prod/api_token}}; scope and key "
+        "are 1 to 128 letters, digits, '_', '-' and '.'"
+    )
+    if len(parts) != 3 or not parts[1] or not parts[2]:
+        return ("bad-secret-reference",
+                f"{{{{{expr}}}}} is not a secret reference: it needs a scope and a key", hint)
+    bad = [part for part in parts[1:] if not SECRET_NAME.match(part)]
+    if bad:
+        return ("bad-secret-reference",
+                f"{{{{{expr}}}}}: {bad[0]!r} is not a valid secret scope or key name", hint)
+    return None
 
 
 def _unknown(expr: str, choices: tuple[str, ...]) -> tuple[str, str, str]:

@@ -17,7 +17,13 @@ from pydantic import BaseModel, ValidationError
 
 from podium.errors import InvalidJobSpec, Problem
 from podium.spec.models import TASK_TYPE_FIELDS, JobSpec, Task
-from podium.spec.refs import check_reference, did_you_mean, iter_references, walk_strings
+from podium.spec.refs import (
+    SECRET_PREFIX,
+    check_reference,
+    did_you_mean,
+    iter_references,
+    walk_strings,
+)
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
@@ -324,6 +330,14 @@ def _check_references(
             for ref in iter_references(text):
                 if ref.expr == "input" and ".for_each_task.task." in loc:
                     continue  # a for-each iteration's own input
+                if ref.expr.startswith(SECRET_PREFIX) and ".run_job_task.job_parameters" in loc:
+                    problems.append(Problem(
+                        "secret-in-job-parameters", loc,
+                        "a run_job_task's job_parameters are kept with the child run and "
+                        "shown in clear, so they cannot hold a secret",
+                        "reference the secret in the tasks of the job it runs instead",
+                    ))
+                    continue
                 if upstream is None and ref.expr.startswith("tasks"):
                     upstream = _transitive_upstream(graph, key) if key else set()
                 found = check_reference(
