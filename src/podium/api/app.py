@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from podium import __version__
-from podium.api import admin, errors, extras, jobs
+from podium.api import admin, docs, errors, extras, jobs
 from podium.services import Podium
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a job spec is kilobytes; this leaves room for huge ones
@@ -33,7 +33,7 @@ def create_app(
         lifespan: what runs beside the API while it serves (the server's engine).
     """
     app = FastAPI(
-        lifespan=lifespan,
+        lifespan=lifespan, docs_url=None, redoc_url=None,
         title="Podium", version=__version__,
         description="The Databricks Jobs API 2.2 on the wire, plus Podium's own additions.",
     )
@@ -41,8 +41,9 @@ def create_app(
     app.state.wake_engine = wake_engine
     app.state.public_url = public_url.rstrip("/") if public_url else None
     errors.install(app)
-    for version in ("2.2", "2.1"):
-        app.include_router(jobs.router, prefix=f"/api/{version}/jobs", tags=[f"jobs {version}"])
+    docs.install(app)
+    app.include_router(jobs.router, prefix="/api/2.2/jobs", tags=["jobs"])
+    app.include_router(jobs.router, prefix="/api/2.1/jobs", include_in_schema=False)
     app.include_router(admin.router, tags=["permissions, secrets, tokens"])
     app.include_router(extras.router, tags=["podium"])
 
@@ -102,5 +103,6 @@ class JsonBodies:
         await send({"type": "http.response.body", "body": response.body})
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(BaseException):
+    """Not an ``Exception``: FastAPI turns any Exception raised while it reads a body into
+    400 "error parsing the body", and this one must reach ``JsonBodies`` to become 413."""

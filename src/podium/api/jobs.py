@@ -114,7 +114,8 @@ def submit(request: Request, podium: PodiumDep, actor: Caller,
 
 
 @router.get("/runs/get")
-async def get_run(request: Request, podium: PodiumDep, actor: Caller, run_id: int) -> dict[str, Any]:
+async def get_run(request: Request, podium: PodiumDep, actor: Caller,
+                  run_id: int) -> dict[str, Any]:
     run = runs.get_run(podium, run_id, actor)
     run["run_page_url"] = run_page_url(request, run_id)
     return run
@@ -132,6 +133,8 @@ def list_runs(
     start_time_from: int | None = None, start_time_to: int | None = None,
     expand_tasks: bool = False, page_token: str | None = None,
 ) -> dict[str, Any]:
+    if limit == 0:  # the Jobs API reads 0 as "the most a page holds" (25 there)
+        limit = 25
     if page_token:
         if not page_token.isdigit():
             raise InvalidArgument(f"page_token: {page_token!r} is not a token this server gave")

@@ -4,29 +4,45 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-from collections.abc import AsyncIterator
+import errno
+import signal
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
 
+from podium import __version__
 from podium.api.app import create_app
 from podium.engine import Dispatcher
+from podium.errors import InvalidArgument
 from podium.services import open_podium
 from podium.settings import Settings
 
 
-def serve(settings: Settings, host: str, port: int, public_url: str | None = None) -> None:
+def serve(
+    settings: Settings, host: str, port: int, public_url: str | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> None:
     """Serve until SIGINT/SIGTERM, then stop cleanly: the engine's transitions are
-    committed, and runs it was driving resume on the next start."""
+    committed, and runs it was driving resume on the next start.
+
+    Args:
+        announce: told, before serving, what a user needs to know (address, home,
+            how to get a token).
+
+    Raises:
+        InvalidArgument: ``host``:``port`` cannot be listened on (e.g. the port is in use).
+    """
+    check_port(host, port)
     podium = open_podium(settings)
     dispatcher = Dispatcher(podium.sessions, settings)
-    public = public_url or f"http://{host}:{port}"
+    public = public_url or f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         engine_task = asyncio.create_task(dispatcher.run())
-        logging.getLogger("podium").info("Podium serving %s on %s", settings.home, public)
         try:
             yield
         finally:
@@ -36,4 +52,52 @@ def serve(settings: Settings, host: str, port: int, public_url: str | None = Non
             podium.close()
 
     app = create_app(podium, dispatcher.wake, public, lifespan=lifespan)
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    if announce is not None:
+        announce(
+            f"Podium {__version__}: the Jobs API on {public}, home {settings.home}\n"
+            f"  relative task paths of jobs made through the API start in "
+            f"{settings.workspace}\n"
+            "  every call needs a token: `podium token create` prints one; send it as "
+            "'Authorization: Bearer TOKEN'. Ctrl-C stops."
+        )
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False)
+    with _exit_cleanly_on_signals():
+        uvicorn.Server(config).run()
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail with a clear message, before anything starts, if ``host``:``port`` cannot be
+    listened on (uvicorn would start the engine first and print an errno)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family) as sock:
+            # As uvicorn binds: a port left in TIME_WAIT is free, one listened on is not.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise InvalidArgument(
+                f"port {port} on {host} is in use; pick another with --port"
+            ) from None
+        raise InvalidArgument(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; check --host and --port"
+        ) from None
+
+
+@contextlib.contextmanager
+def _exit_cleanly_on_signals() -> Iterator[None]:
+    """uvicorn stops on SIGINT/SIGTERM, then raises the signal again for the handler it
+    found, so that Python's defaults kill the process (exit -15) or raise
+    KeyboardInterrupt. The stop was clean: these handlers make it exit 0. (A signal in
+    the instant before uvicorn installs its own handlers ends the process at once, with
+    nothing yet started.)"""
+
+    def stopped(_signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    previous = {sig: signal.signal(sig, stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -32,4 +32,5 @@ def server(host: str | None, port: int | None, public_url: str | None) -> None:
     except ValueError:
         raise click.BadParameter(f"server.port: expected a number, got "
                                  f"{configured.get('port')!r}") from None
-    serve(settings, host, port, public_url or configured.get("public_url"))
+    serve(settings, host, port, public_url or configured.get("public_url"),
+          announce=lambda text: click.echo(text, err=True))

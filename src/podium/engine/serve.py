@@ -31,6 +31,7 @@ class Dispatcher:
         self.driving: dict[int, asyncio.Task[None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._woken: asyncio.Event | None = None
+        self._stopping = False
 
     def wake(self) -> None:
         """Look for runs now; callable from any thread."""
@@ -61,7 +62,9 @@ class Dispatcher:
             self._loop.call_soon_threadsafe(self._start, run_id)
 
     def _start(self, run_id: int) -> None:
-        if run_id not in self.driving:
+        # A look for runs still under way when the server began to stop may hand one in
+        # late: leave it for the next server rather than start what nobody will stop.
+        if run_id not in self.driving and not self._stopping:
             self.driving[run_id] = asyncio.create_task(self._drive(run_id))
 
     async def _drive(self, run_id: int) -> None:
@@ -70,13 +73,15 @@ class Dispatcher:
         except Conflict:
             pass  # another engine took it up first
         except Exception:
-            logger.exception("the engine failed driving run %s; it resumes on restart", run_id)
+            logger.exception("the engine failed driving run %s; it is taken up again on the "
+                             "next look for runs", run_id)
         finally:
             self.driving.pop(run_id, None)
 
     async def stop(self) -> None:
         """Stop driving: running attempts are stopped and, as lost attempts, re-run when
         a server starts again; every transition made so far is committed."""
+        self._stopping = True
         for task in self.driving.values():
             task.cancel()
         await asyncio.gather(*self.driving.values(), return_exceptions=True)

@@ -245,8 +245,7 @@ def _page_after(page_token: str | None) -> int:
 
 
 def job_dict(row: JobRow, expand_tasks: bool = True) -> dict[str, Any]:
-    settings = JobSpec.model_validate_json(row.spec_json).model_dump(
-        mode="json", exclude_defaults=True)
+    settings = json.loads(row.spec_json)  # stored as the spec's JSON without defaults
     if not expand_tasks:
         settings.pop("tasks", None)
     return {"job_id": row.job_id, "creator_user_name": row.creator or "",

@@ -253,7 +253,9 @@ def list_runs(
         rows = q.list_runs(
             session, limit=limit + 1, offset=offset, active_only=active_only,
             completed_only=completed_only, job_id=job_id, job_ids=visible, top_level=top_level,
-            created_from=from_millis(start_time_from), created_to=from_millis(start_time_to),
+            # Runs started at or after start_time_from, and at or before start_time_to.
+            created_from=from_millis(start_time_from),
+            created_to=from_millis(None if start_time_to is None else start_time_to + 1),
         )
         runs = [
             run_dict(r, q.get_task_runs(session, r.run_id), q.get_attempts(session, r.run_id))

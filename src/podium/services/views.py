@@ -3,6 +3,7 @@ API and by the CLI's ``--output json`` so scripts see one format."""
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,12 @@ from podium.core import LifeCycleState, ResultState, status_state, termination_f
 from podium.spec.models import JobSpec
 from podium.store import AttemptRow, RunRow
 from podium.store.runs import TaskRunRecord
+
+
+@functools.lru_cache(maxsize=256)
+def stored_spec(spec_json: str) -> JobSpec:
+    """A run's spec, parsed once: runs of one job share it, and views only read it."""
+    return JobSpec.model_validate_json(spec_json)
 
 
 def millis(at: datetime | None) -> int:
@@ -49,12 +56,15 @@ def run_dict(
         "number_in_job": run.run_id,
         "state": state_dict(run.life_cycle_state, run.result_state, run.state_message),
         "status": status_dict(run.life_cycle_state, run.result_state, run.state_message),
-        "start_time": millis(run.started_at or run.created_at),
+        # When the run was started (triggered), as Databricks counts it: queueing included,
+        # and the time runs/list's start_time_from/to filter on.
+        "start_time": millis(run.created_at),
         "end_time": millis(run.ended_at),
         "run_duration": _duration(run.started_at, run.ended_at),
         "trigger": run.trigger,
         "run_type": "JOB_RUN",
         "repair_count": run.repair_count,
+        "job_version": run.job_version,  # the version of the job's settings that ran
         "job_parameters": [{"name": k, "value": v} for k, v in params.items()],
     }
     if run.parent_run_id is not None:
@@ -65,7 +75,7 @@ def run_dict(
     if run.termination_code:
         out["status"]["termination_details"]["code"] = run.termination_code
     if tasks is not None:
-        spec = JobSpec.model_validate_json(run.spec_json)
+        spec = stored_spec(run.spec_json)
         by_task: dict[str, list[AttemptRow]] = {}
         for attempt in attempts or []:
             by_task.setdefault(attempt.task_key, []).append(attempt)
