@@ -326,6 +326,22 @@ def test_a_failed_tasks_output_has_its_error_and_log(admin: httpx.Client) -> Non
     assert output["metadata"]["task_key"] == "boom"
 
 
+def test_runs_and_task_runs_never_share_a_run_id(admin: httpx.Client) -> None:
+    job_id = create(admin, "two tasks", sh("a", "echo a"),
+                    sh("b", "echo b", depends_on=[{"task_key": "a"}]))
+    run = finished(admin, run_now(admin, job_id))
+    task_run_id = run["tasks"][1]["run_id"]
+
+    as_run = error(admin.get(f"{JOBS}/runs/get", params={"run_id": task_run_id}),
+                   404, "RESOURCE_DOES_NOT_EXIST")
+    whole = error(admin.get(f"{JOBS}/runs/get-output", params={"run_id": run["run_id"]}),
+                  400, "INVALID_PARAMETER_VALUE")
+
+    assert run["run_id"] not in {t["run_id"] for t in run["tasks"]}
+    assert f"task 'b' of run {run['run_id']}" in as_run
+    assert "several tasks" in whole
+
+
 def test_runs_submit_makes_a_one_time_run_whose_job_is_not_listed(
     admin: httpx.Client, bob: httpx.Client
 ) -> None:

@@ -10,6 +10,7 @@ import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
+from sqlalchemy.orm import Session
 
 import podium.store
 from podium.services import Podium
@@ -91,3 +92,52 @@ def test_processes_starting_together_on_a_fresh_home_all_succeed(tmp_path: Path)
     engine = make_engine(f"sqlite:///{tmp_path / 'fresh' / 'podium.db'}")
     assert current_revision(engine) == HEAD_REVISION
     engine.dispose()
+
+
+def _run(session: Session, now: datetime) -> int:
+    from podium.store import jobs
+
+    job = jobs.create_job(session, "j", "{}", None, now)
+    return q.insert_run(session, job_id=job.job_id, run_name="j", spec_json="{}",
+                        source_dir="/", parameters={}, task_keys=["a"], now=now)
+
+
+def test_runs_and_task_runs_share_one_id_sequence(any_podium: Podium) -> None:
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    ids = []
+    with any_podium.sessions.begin() as session:
+        for _ in range(3):
+            run_id = _run(session, now)
+            attempt_id = q.insert_attempt(session, run_id=run_id, task_key="a",
+                                          attempt_number=0, repair_count=0, log_path="l",
+                                          now=now)
+            ids += [run_id, attempt_id]
+    assert ids == sorted(ids) and len(set(ids)) == 6
+
+
+def test_upgrading_a_home_whose_ids_overlap_starts_new_ids_above_all(tmp_path: Path) -> None:
+    from alembic import command
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option(
+        "script_location", str(Path(podium.store.__file__).parent / "migrations")
+    )
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+        conn.execute(text(
+            "INSERT INTO jobs (job_id, name, spec_json, created_at, updated_at, version) "
+            "VALUES (1, 'j', '{}', '2026-01-01', '2026-01-01', 1)"))
+        conn.execute(text(
+            "INSERT INTO runs (run_id, job_id, run_name, spec_json, source_dir, "
+            "parameters_json, trigger, life_cycle_state, state_message, created_at, "
+            "repair_count) VALUES (5, 1, 'j', '{}', '/', '{}', 'ONE_TIME', 'TERMINATED', '', "
+            "'2026-01-01', 0)"))
+        conn.execute(text(
+            "INSERT INTO attempts (attempt_id, run_id, task_key, attempt_number, repair_count, "
+            "life_cycle_state, state_message, started_at, log_path) VALUES "
+            "(40, 5, 'a', 0, 0, 'TERMINATED', '', '2026-01-01', 'l')"))
+    upgrade(engine)
+    with Session(engine) as session, session.begin():
+        assert q.next_run_id(session) == 41

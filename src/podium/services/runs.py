@@ -215,7 +215,17 @@ def _run_for(session: Session, run_id: int, actor: Principal | None, level: str)
         NotFound: no such run, or one the actor may not see.
         PermissionDenied: the actor sees the run but lacks ``level``.
     """
-    run = q.get_run(session, run_id)
+    try:
+        run = q.get_run(session, run_id)
+    except NotFound:
+        task_run = session.get(AttemptRow, run_id)
+        if task_run is None:
+            raise
+        raise NotFound(
+            f"{run_id} is the run_id of a task run (task {task_run.task_key!r} of run "
+            f"{task_run.run_id}); use {task_run.run_id} here, or runs/get-output for the "
+            "task's output"
+        ) from None
     if actor is None or actor.is_admin:
         return run
     held = jobs.job_level(session, actor, run.job_id)

@@ -17,7 +17,15 @@ from sqlalchemy.orm import Session
 from podium.core.plan import TaskRunState
 from podium.core.states import LifeCycleState, ResultState
 from podium.errors import NotFound
-from podium.store.tables import AttemptRow, Base, RunRow, TaskRunRow, TaskValueRow, TransitionRow
+from podium.store.tables import (
+    AttemptRow,
+    Base,
+    RunIdRow,
+    RunRow,
+    TaskRunRow,
+    TaskValueRow,
+    TransitionRow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +59,8 @@ def insert_run(
     """
     parent_run_id, parent_task_key, iteration = parent or (None, None, None)
     run = RunRow(
-        job_id=job_id, run_name=run_name, spec_json=spec_json, source_dir=source_dir,
-        parameters_json=json.dumps(parameters), trigger=trigger,
+        run_id=next_run_id(session), job_id=job_id, run_name=run_name, spec_json=spec_json,
+        source_dir=source_dir, parameters_json=json.dumps(parameters), trigger=trigger,
         life_cycle_state=LifeCycleState.PENDING, state_message="", created_at=now,
         repair_count=0, parent_run_id=parent_run_id, parent_task_key=parent_task_key,
         iteration=iteration, job_version=job_version, created_by=created_by,
@@ -193,7 +201,18 @@ _attempts = Base.metadata.tables["attempts"]
 _SAVE_TASK_RUN = update(_task_runs).where(
     _task_runs.c.run_id == bindparam("b_run_id"), _task_runs.c.task_key == bindparam("b_task_key")
 )
-_INSERT_ATTEMPT = insert(_attempts).returning(_attempts.c.attempt_id)
+_INSERT_ATTEMPT = insert(_attempts)
+_run_ids = RunIdRow.__table__
+_NEW_RUN_ID = insert(_run_ids).returning(_run_ids.c.id)
+_DROP_OLD_RUN_IDS = delete(_run_ids).where(_run_ids.c.id < bindparam("newest"))
+
+
+def next_run_id(session: Session) -> int:
+    """A new id for a run or a task run, never handed out before."""
+    connection = session.connection()
+    new = int(connection.execute(_NEW_RUN_ID).scalar_one())
+    connection.execute(_DROP_OLD_RUN_IDS, {"newest": new})
+    return new
 _FINISH_ATTEMPT = update(_attempts).where(_attempts.c.attempt_id == bindparam("b_attempt_id"))
 _INSERT_TRANSITION = insert(Base.metadata.tables["transitions"])
 
@@ -227,12 +246,14 @@ def insert_attempt(
     now: datetime,
 ) -> int:
     """Record a RUNNING attempt; returns its attempt_id (the task's run_id in the API)."""
-    result = session.connection().execute(_INSERT_ATTEMPT, {
-        "run_id": run_id, "task_key": task_key, "attempt_number": attempt_number,
-        "repair_count": repair_count, "life_cycle_state": LifeCycleState.RUNNING.value,
-        "state_message": "", "started_at": now, "log_path": log_path,
+    attempt_id = next_run_id(session)
+    session.connection().execute(_INSERT_ATTEMPT, {
+        "attempt_id": attempt_id, "run_id": run_id, "task_key": task_key,
+        "attempt_number": attempt_number, "repair_count": repair_count,
+        "life_cycle_state": LifeCycleState.RUNNING.value, "state_message": "",
+        "started_at": now, "log_path": log_path,
     })
-    return int(result.scalar_one())
+    return attempt_id
 
 
 def finished_attempt_row(

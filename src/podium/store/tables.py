@@ -140,6 +140,17 @@ class AuditRow(Base):
     detail_json: Mapped[str] = mapped_column(Text, default="{}")
 
 
+class RunIdRow(Base):
+    """The one sequence that numbers runs and task runs (attempts) alike: the Jobs API
+    names both by ``run_id``, so the two must never collide. It holds one row, the last
+    id handed out."""
+
+    __tablename__ = "run_ids"
+    __table_args__ = {"sqlite_autoincrement": True}  # never hand out an id again
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+
+
 class RunRow(Base):
     __tablename__ = "runs"
     __table_args__ = (Index("ix_runs_parent", "parent_run_id", "parent_task_key"),)
