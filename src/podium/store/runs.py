@@ -20,7 +20,6 @@ from podium.errors import NotFound
 from podium.store.tables import (
     AttemptRow,
     Base,
-    RunIdRow,
     RunRow,
     TaskRunRow,
     TaskValueRow,
@@ -202,7 +201,7 @@ _SAVE_TASK_RUN = update(_task_runs).where(
     _task_runs.c.run_id == bindparam("b_run_id"), _task_runs.c.task_key == bindparam("b_task_key")
 )
 _INSERT_ATTEMPT = insert(_attempts)
-_run_ids = RunIdRow.__table__
+_run_ids = Base.metadata.tables["run_ids"]
 _NEW_RUN_ID = insert(_run_ids).returning(_run_ids.c.id)
 _DROP_OLD_RUN_IDS = delete(_run_ids).where(_run_ids.c.id < bindparam("newest"))
 
