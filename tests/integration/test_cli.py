@@ -98,7 +98,8 @@ def test_runs_list_show_and_errors(home: Path, tmp_path: Path) -> None:
     assert podium("run", str(spec)).returncode == 0
 
     listed = json.loads(podium("runs", "list", "--output", "json", "--limit", "1").stdout)
-    assert [r["run_id"] for r in listed["runs"]] == [2] and listed["has_more"] is True
+    # run 2 is the first run's task run: runs and task runs share one id sequence
+    assert [r["run_id"] for r in listed["runs"]] == [3] and listed["has_more"] is True
     shown = json.loads(podium("runs", "show", "1", "-o", "json").stdout)
     assert shown["run_id"] == 1 and shown["tasks"][0]["state"]["result_state"] == "SUCCESS"
     text = podium("runs", "show", "1")

@@ -248,6 +248,7 @@ def test_max_concurrent_runs_skips_a_second_run(podium: Podium, tmp_path: Path) 
     first = podium_cli("run", str(spec))
     try:
         wait_for(lambda: (tmp_path / "pid").exists(), what="the first run to start")
+        first_id = latest_run(podium)
         second = subprocess.run(
             [*PODIUM, "run", str(spec)], capture_output=True, text=True, timeout=60
         )
@@ -260,7 +261,7 @@ def test_max_concurrent_runs_skips_a_second_run(podium: Podium, tmp_path: Path) 
         assert skipped["state"]["result_state"] == "MAXIMUM_CONCURRENT_RUNS_REACHED"
         assert skipped["status"]["termination_details"]["code"] == "MAX_CONCURRENT_RUNS_EXCEEDED"
         cancel = subprocess.run(
-            [*PODIUM, "runs", "cancel", str(skipped_id - 1)],
+            [*PODIUM, "runs", "cancel", str(first_id)],
             capture_output=True,
             text=True,
             timeout=60,

@@ -41,6 +41,10 @@ class LazyGroup(click.Group):
         "runs": ("podium.cli.runs", "runs"),
         "config": ("podium.cli.config", "config"),
         "jobs": ("podium.cli.jobs", "jobs"),
+        "server": ("podium.cli.server", "server"),
+        "token": ("podium.cli.tokens", "token_group"),
+        "secrets": ("podium.cli.secrets", "secrets"),
+        "audit": ("podium.cli.audit", "audit"),
     },
     context_settings={"help_option_names": ["-h", "--help"]},
 )

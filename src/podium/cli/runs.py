@@ -1,17 +1,28 @@
-"""``podium runs ...``: list, show, logs, cancel, repair and resume recorded runs."""
+"""``podium runs ...``: list, show, logs, cancel, repair and resume recorded runs, in the
+local $PODIUM_HOME or on a Podium server (``--host``)."""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
+from podium.cli.backend import (
+    backend,
+    finished_ok,
+    local_only,
+    remember_target,
+    remote_options,
+)
 from podium.cli.main import EXIT_OK, EXIT_RUN_FAILED
 from podium.log_lines import strip
+
+if TYPE_CHECKING:
+    from podium.cli.backend import Backend
+    from podium.sdk.client import LogChunk
 
 output_option = click.option(
     "--output", "-o", type=click.Choice(["text", "json"]), default="text",
@@ -20,8 +31,10 @@ output_option = click.option(
 
 
 @click.group()
-def runs() -> None:
-    """Inspect and manage runs recorded in $PODIUM_HOME."""
+@remote_options
+def runs(ctx: click.Context, host: str | None, token: str | None) -> None:
+    """Inspect and manage recorded runs, locally or on a server."""
+    remember_target(ctx, host, token)
 
 
 @runs.command("list")
@@ -31,9 +44,7 @@ def runs() -> None:
 @output_option
 def list_(limit: int, offset: int, active_only: bool, output: str) -> None:
     """List runs, newest first."""
-    from podium.services import list_runs, open_podium
-
-    page = list_runs(open_podium(), limit=limit, offset=offset, active_only=active_only)
+    page = backend().list_runs(limit, offset, active_only)
     if output == "json":
         click.echo(json.dumps(page, indent=2))
         return
@@ -54,9 +65,7 @@ def list_(limit: int, offset: int, active_only: bool, output: str) -> None:
 @output_option
 def show(run_id: int, output: str) -> None:
     """Show a run: its tasks, states, attempts, durations and task values."""
-    from podium.services import get_run, open_podium
-
-    run = get_run(open_podium(), run_id)
+    run = backend().get_run(run_id)
     if output == "json":
         click.echo(json.dumps(run, indent=2))
         return
@@ -77,44 +86,43 @@ def show(run_id: int, output: str) -> None:
 def logs(run_id: int, task_key: str, attempt: int | None, follow: bool,
          no_timestamps: bool) -> None:
     """Print the log of one task attempt."""
-    from podium.services import attempt_running, log_path, open_podium
-
-    podium = open_podium()
-    path = log_path(podium, run_id, task_key, attempt)
-    out = _LogCopier(no_timestamps)
-    offset = out.copy(path, 0)
-    while follow and attempt is None and attempt_running(podium, run_id, task_key):
+    target = backend()
+    out = _LogWriter(no_timestamps)
+    chunk = _copy_rest(target, out, run_id, task_key, attempt, 0)
+    while follow and attempt is None and chunk.running:
         time.sleep(0.2)
-        latest = log_path(podium, run_id, task_key)
-        if latest != path:
-            out.copy(path, offset)
+        latest = target.read_log(run_id, task_key, None, chunk.next_offset)
+        if latest.name != chunk.name:  # a retry started: finish the last attempt's log
+            _copy_rest(target, out, run_id, task_key, chunk.attempt_number, chunk.next_offset)
             click.echo(f"--- {latest.name} ---")
-            path, offset = latest, 0
-        offset = out.copy(path, offset)
-    if follow:
-        out.copy(path, offset)
+            latest = target.read_log(run_id, task_key, None, 0)
+        out.write(latest.data)
+        chunk = latest
+    if follow:  # what the attempt wrote as it ended
+        _copy_rest(target, out, run_id, task_key, chunk.attempt_number, chunk.next_offset)
     out.finish()
 
 
-class _LogCopier:
-    """Copies a growing log to stdout, optionally without the line stamps."""
+def _copy_rest(target: Backend, out: _LogWriter, run_id: int, task_key: str,
+               attempt: int | None, offset: int) -> LogChunk:
+    """Write the log from ``offset`` to its current end (a server sends it in pieces);
+    the last piece read, which tells where the end is and whether the task still runs."""
+    while True:
+        chunk = target.read_log(run_id, task_key, attempt, offset)
+        out.write(chunk.data)
+        if not chunk.data:
+            return chunk
+        offset = chunk.next_offset
+
+
+class _LogWriter:
+    """Writes a growing log to stdout, optionally without the line stamps."""
 
     def __init__(self, strip_stamps: bool) -> None:
         self.strip_stamps = strip_stamps
         self.partial = b""  # an unfinished last line, held back while stripping
 
-    def copy(self, path: Path, offset: int) -> int:
-        """Write ``path`` from ``offset`` to stdout; return the new offset."""
-        try:
-            with open(path, "rb") as src:
-                src.seek(offset)
-                data = src.read()
-        except FileNotFoundError:
-            return offset
-        self._write(data)
-        return offset + len(data)
-
-    def _write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:
         if self.strip_stamps:
             *lines, self.partial = (self.partial + data).split(b"\n")
             data = b"".join(_unstamped(line) + b"\n" for line in lines)
@@ -141,9 +149,7 @@ def _unstamped(line: bytes) -> bytes:
 def output(run_id: int, task_key: str, attempt: int | None, output: str) -> None:
     """Show a task's output (notebook result, SQL rows, HTTP response, error, log tail),
     as the Jobs API runs/get-output does."""
-    from podium.services import get_output, open_podium
-
-    found = get_output(open_podium(), run_id, task_key, attempt)
+    found = backend().get_output(run_id, task_key, attempt)
     if output == "json":
         click.echo(json.dumps(found, indent=2))
         return
@@ -158,9 +164,7 @@ def output(run_id: int, task_key: str, attempt: int | None, output: str) -> None
 @click.argument("run_id", type=int)
 def cancel(run_id: int) -> None:
     """Cancel a running run: its processes get SIGTERM (then SIGKILL), nothing more starts."""
-    from podium.services import cancel_run, open_podium
-
-    click.echo(cancel_run(open_podium(), run_id))
+    click.echo(backend().cancel_run(run_id))
 
 
 @runs.command()
@@ -170,13 +174,10 @@ def cancel(run_id: int) -> None:
 @output_option
 def repair(run_id: int, tasks: tuple[str, ...], output: str) -> None:
     """Re-run the failed (or named) tasks of a finished run and everything downstream,
-    keeping the results of the tasks that succeeded."""
-    from podium.services import open_podium, repair_run
-
-    podium = open_podium()
-    keys = repair_run(podium, run_id, list(tasks) or None)
-    click.echo(f"repairing run {run_id}: re-running {', '.join(keys)}", err=True)
-    _drive(podium, run_id, output)
+    keeping the results of the tasks that succeeded; follows the run to its end."""
+    target = backend()
+    click.echo(target.repair_run(run_id, list(tasks)), err=True)
+    _finish(target, run_id, target.wait_run(run_id, output), output)
 
 
 @runs.command()
@@ -184,19 +185,16 @@ def repair(run_id: int, tasks: tuple[str, ...], output: str) -> None:
 @output_option
 def resume(run_id: int, output: str) -> None:
     """Continue a run whose engine stopped (e.g. was killed): tasks that succeeded are
-    kept, attempts that were running are recorded as lost and retried."""
-    from podium.services import open_podium
+    kept, attempts that were running are recorded as lost and retried.
 
-    _drive(open_podium(), run_id, output)
+    Local only: a server resumes its runs itself when it restarts."""
+    local_only("podium runs resume")
+    target = backend()
+    _finish(target, run_id, target.wait_run(run_id, output), output)
 
 
-def _drive(podium: Any, run_id: int, output: str) -> None:
-    from podium.cli.run import _execute_with_view, _show_finished
-    from podium.services import get_run
+def _finish(target: Backend, run_id: int, result: str, output: str) -> None:
+    from podium.cli.run import _show_finished
 
-    keys = [t["task_key"] for t in get_run(podium, run_id)["tasks"]]
-    result = _execute_with_view(podium, run_id, keys, output)
-    _show_finished(get_run(podium, run_id), output)
-    raise click.exceptions.Exit(
-        EXIT_OK if result.value in ("SUCCESS", "SUCCESS_WITH_FAILURES") else EXIT_RUN_FAILED
-    )
+    _show_finished(target.get_run(run_id), output)
+    raise click.exceptions.Exit(EXIT_OK if finished_ok(result) else EXIT_RUN_FAILED)

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from podium.core.states import ResultState
 from podium.executors.base import AttemptRequest, Outcome, attempt_file
@@ -101,15 +101,29 @@ class LocalExecutor:
         except BaseException:
             log.close()
             raise
-        return proc.pid, _exit_of(proc), await LogPump.attach(proc, log, request.redact)
+        # Attaching takes a few turns of the loop. If this task is canceled meanwhile (a
+        # server shutting down), run() never records the process: kill it here. The
+        # attaching goes on (shielded) so that its pipes and the log are closed after.
+        attaching = asyncio.ensure_future(LogPump.attach(proc, log, request.redact))
+        try:
+            pump = await asyncio.shield(attaching)
+        except BaseException:
+            _kill_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+            await _close_attaching(attaching, log)
+            raise
+        return proc.pid, _exit_of(proc), pump
 
     async def _wait(self, request: AttemptRequest, exit_code_of: Coroutine[Any, Any, int]) -> int:
+        if request.timeout_seconds <= 0:
+            # Awaited in this task, not a new one: a cancel that came before a new task's
+            # first step would skip exit_code_of's cleanup (kill, reap) altogether.
+            return await exit_code_of
         exited = asyncio.ensure_future(exit_code_of)
-        if request.timeout_seconds > 0:
-            try:
-                return await asyncio.wait_for(asyncio.shield(exited), request.timeout_seconds)
-            except TimeoutError:
-                self.terminate(request.attempt_id, ResultState.TIMEDOUT)
+        try:
+            return await asyncio.wait_for(asyncio.shield(exited), request.timeout_seconds)
+        except TimeoutError:
+            self.terminate(request.attempt_id, ResultState.TIMEDOUT)
         return await exited
 
     def terminate(self, attempt_id: int, reason: ResultState) -> None:
@@ -167,6 +181,15 @@ async def _exit_of(proc: subprocess.Popen[bytes]) -> int:
         loop.remove_reader(fd)
         os.close(fd)
     return proc.wait()
+
+
+async def _close_attaching(attaching: asyncio.Future[LogPump], log: BinaryIO) -> None:
+    """Close the pump (or, if attaching failed, the log) of a killed process."""
+    await asyncio.wait([attaching])
+    if attaching.exception() is None:
+        await attaching.result().close()
+    else:
+        log.close()
 
 
 def kill_leftover(work_prefix: Path) -> bool:

@@ -28,17 +28,20 @@ from podium.spec.refs import (
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
 
-# Databricks fields Podium accepts and ignores (with a warning) until it implements them.
+# Databricks fields Podium accepts and ignores until it implements them: an empty value
+# (null, "", [], {}; what SDK clients often send) silently, any other with a warning.
+# Kept in step with databricks-sdk's JobSettings and Task (tests/unit/test_spec_sdk_fields.py).
 IGNORED_JOB_FIELDS: tuple[str, ...] = (
     "job_clusters", "git_source", "email_notifications",
     "webhook_notifications", "notification_settings", "schedule", "trigger", "continuous",
     "queue", "health", "run_as", "access_control_list", "budget_policy_id",
     "usage_policy_id", "deployment", "edit_mode", "format", "performance_target",
+    "duration_target", "environment_variables", "parent_path", "triggers",
 )  # fmt: skip
 IGNORED_TASK_FIELDS: tuple[str, ...] = (
     "existing_cluster_id", "new_cluster", "job_cluster_key",
     "email_notifications", "webhook_notifications", "notification_settings", "health",
-    "compute", "disable_auto_optimization",
+    "compute", "disable_auto_optimization", "environment_variables_key",
 )  # fmt: skip
 # Every task type Databricks or Podium knows. Those Podium cannot run (yet) are an error,
 # since ignoring one would silently drop the work.
@@ -47,6 +50,8 @@ KNOWN_TASK_TYPES: tuple[str, ...] = (
     "notebook_task", "spark_jar_task", "python_wheel_task", "sql_task", "for_each_task",
     "run_job_task", "http_task", "spark_submit_task", "pipeline_task", "dbt_task",
     "clean_rooms_notebook_task", "dashboard_task", "power_bi_task", "gen_ai_compute_task",
+    "ai_function_task", "ai_runtime_task", "alert_task", "dbt_cloud_task",
+    "dbt_platform_task", "python_operator_task",
 )  # fmt: skip
 UNSUPPORTED_TASK_TYPES: tuple[str, ...] = tuple(
     t for t in KNOWN_TASK_TYPES if t not in TASK_TYPE_FIELDS
@@ -86,23 +91,41 @@ def parse_job(data: object, source: str = "job spec") -> tuple[JobSpec, list[str
 
 
 def _strip_ignored(data: dict[Any, Any]) -> tuple[dict[Any, Any], list[str]]:
-    """Drop the ignored Databricks fields; return the copy and one warning per field."""
-    warnings: list[str] = []
+    """Drop the ignored Databricks fields; return the copy and one warning per field
+    that had a value."""
+    warnings = [_ignored(k) for k, v in data.items() if k in IGNORED_JOB_FIELDS and _has_value(v)]
     cleaned = {k: v for k, v in data.items() if k not in IGNORED_JOB_FIELDS}
-    warnings += [_ignored(name) for name in data if name in IGNORED_JOB_FIELDS]
     tasks = cleaned.get("tasks")
     if isinstance(tasks, list):
-        new_tasks: list[Any] = []
-        for i, task in enumerate(tasks):
-            if isinstance(task, dict):
-                warnings += [_ignored(f"tasks[{i}].{k}") for k in task if k in IGNORED_TASK_FIELDS]
-                unused = _unused_libraries(task, i)
-                warnings += unused
-                dropped = (*IGNORED_TASK_FIELDS, *(["libraries"] if unused else []))
-                task = {k: v for k, v in task.items() if k not in dropped}
-            new_tasks.append(task)
-        cleaned["tasks"] = new_tasks
+        cleaned["tasks"] = [_strip_task(t, f"tasks[{i}]", warnings) for i, t in enumerate(tasks)]
     return cleaned, warnings
+
+
+def _strip_task(task: object, loc: str, warnings: list[str]) -> object:
+    """A task without its ignored fields (nor a for-each task's nested task's); warnings
+    about them are appended to ``warnings``."""
+    if not isinstance(task, dict):
+        return task
+    ignored = [k for k, v in task.items() if k in IGNORED_TASK_FIELDS and _has_value(v)]
+    warnings += [_ignored(f"{loc}.{k}") for k in ignored]
+    unused = _unused_libraries(task, loc)
+    warnings += unused
+    dropped = (*IGNORED_TASK_FIELDS, *(["libraries"] if unused else []))
+    cleaned = {k: v for k, v in task.items() if k not in dropped}
+    for_each = cleaned.get("for_each_task")
+    if isinstance(for_each, dict) and "task" in for_each:
+        nested = _strip_task(for_each["task"], f"{loc}.for_each_task.task", warnings)
+        cleaned["for_each_task"] = {**for_each, "task": nested}
+    return cleaned
+
+
+def _has_value(value: object) -> bool:
+    """False for null, "" and lists or mappings holding nothing but such empty values."""
+    if isinstance(value, dict):
+        return any(_has_value(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_value(v) for v in value)
+    return value is not None and value != ""
 
 
 def _ignored(loc: str) -> str:
@@ -113,11 +136,11 @@ def _ignored(loc: str) -> str:
 LIBRARY_TASK_TYPES: tuple[str, ...] = ("spark_jar_task", "python_wheel_task")
 
 
-def _unused_libraries(task: dict[Any, Any], i: int) -> list[str]:
+def _unused_libraries(task: dict[Any, Any], loc: str) -> list[str]:
     if not task.get("libraries") or any(task.get(t) is not None for t in LIBRARY_TASK_TYPES):
         return []
     return [
-        f"tasks[{i}].libraries: only spark_jar_task and python_wheel_task use libraries; "
+        f"{loc}.libraries: only spark_jar_task and python_wheel_task use libraries; "
         "ignored (for Python packages, declare an environment and name it with "
         "environment_key)"
     ]
