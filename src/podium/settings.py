@@ -66,6 +66,18 @@ class Settings:
         default: the folder the server was started in)."""
         return Path(str(self.extra.get("workspace") or Path.cwd())).expanduser().resolve()
 
+    def section(self, name: str) -> dict[str, Any]:
+        """The ``[name]`` table of podium.toml with its ``PODIUM_<NAME>__<KEY>`` overrides
+        (e.g. ``smtp``, ``server``, ``destinations``); empty when not configured."""
+        found = self.extra.get(name, {})
+        return dict(found) if isinstance(found, dict) else {}
+
+    @property
+    def public_url(self) -> str | None:
+        """The server's address as users reach it (``server.public_url``), for links."""
+        url = self.section("server").get("public_url")
+        return str(url).rstrip("/") if url else None
+
     def masked(self) -> dict[str, Any]:
         """The settings as a dict with secret-looking values masked, for display."""
         out: dict[str, Any] = {

@@ -179,9 +179,8 @@ def test_good_spec_validates_and_warns_about_ignored_fields() -> None:
         "match",
     ]
     assert loaded.spec.parameter_defaults() == {"run_date": "2026-01-01", "size": "200"}
+    assert loaded.spec.schedule is not None and loaded.spec.email_notifications is not None
     assert loaded.warnings == [
-        "schedule: not implemented by Podium yet; ignored",
-        "email_notifications: not implemented by Podium yet; ignored",
         "tasks[0].libraries: only spark_jar_task and python_wheel_task use libraries; ignored "
         "(for Python packages, declare an environment and name it with environment_key)",
         "tasks[2].existing_cluster_id: not implemented by Podium yet; ignored",

@@ -6,6 +6,7 @@ from podium.engine import paths
 from podium.engine.liveness import STALE_AFTER, engine_alive, this_engine_id, utcnow
 from podium.engine.loop import Engine, RunEvent
 from podium.engine.serve import Dispatcher
+from podium.engine.starts import start_run
 
 __all__ = ["STALE_AFTER", "Dispatcher", "Engine", "RunEvent", "engine_alive", "paths",
-           "this_engine_id", "utcnow"]
+           "start_run", "this_engine_id", "utcnow"]

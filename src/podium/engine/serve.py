@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from podium.engine.liveness import engine_alive, utcnow
-from podium.engine.loop import Engine
+from podium.engine.loop import Engine, RunEvent
 from podium.errors import Conflict
 from podium.settings import Settings
 from podium.store import runs as q
@@ -24,9 +25,10 @@ class Dispatcher:
     (one was started elsewhere, or an engine died)."""
 
     def __init__(self, sessions: sessionmaker[Session], settings: Settings,
-                 poll_seconds: float = 1.0) -> None:
+                 poll_seconds: float = 1.0,
+                 on_event: Callable[[RunEvent], None] | None = None) -> None:
         self.sessions = sessions
-        self.engine = Engine(sessions, settings)
+        self.engine = Engine(sessions, settings, on_event=on_event)
         self.poll_seconds = poll_seconds
         self.driving: dict[int, asyncio.Task[None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -40,9 +40,11 @@ class Job:
         max_concurrent_runs: int = 1,
         description: str | None = None,
         environments: Sequence[Mapping[str, Any]] | None = None,
+        **settings: Any,
     ) -> None:
         """Start a job with no tasks; the arguments are the JobSpec's job-level fields
-        (``environments`` as in the YAML: ``[{environment_key, spec: {dependencies}}]``)."""
+        (``environments`` as in the YAML: ``[{environment_key, spec: {dependencies}}]``;
+        any other, e.g. ``schedule={"quartz_cron_expression": ...}``, as in the YAML)."""
         self.name = name
         self._job: dict[str, Any] = {"name": name}
         if description is not None:
@@ -57,6 +59,7 @@ class Job:
             self._job["max_concurrent_runs"] = max_concurrent_runs
         if environments:
             self._job["environments"] = [dict(e) for e in environments]
+        self._job.update(settings)
         self._tasks: list[dict[str, Any]] = []
         self._keys: dict[Callable[..., Any], str] = {}
 

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from podium.core import TERMINAL, LifeCycleState, ResultState, plan_repair, termination_for
-from podium.engine import STALE_AFTER, Engine, RunEvent, engine_alive, this_engine_id, utcnow
+from podium.core import TERMINAL, LifeCycleState, ResultState, plan_repair
+from podium.engine import Engine, RunEvent, engine_alive, start_run, this_engine_id, utcnow
 from podium.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from podium.services import jobs
 from podium.services.auth import Principal, local_principal
@@ -44,12 +44,11 @@ def submit_run(
     actor = actor or local_principal()
     spec = loaded.spec
     now = utcnow()
-    spec_json = spec.model_dump_json(exclude_defaults=True)
     with podium.sessions.begin() as session:
         job = jobs.store_by_name(session, spec, str(Path(loaded.source_dir).resolve()), actor,
                                  now)
         return _start_run(session, job, spec, params, actor, now, "--param",
-                          reserve=this_engine_id(), spec_json=spec_json)
+                          reserve=this_engine_id())
 
 
 def run_now(
@@ -119,12 +118,12 @@ def _only(spec: JobSpec, keys: list[str]) -> JobSpec:
 def _start_run(
     session: Session, job: JobRow, spec: JobSpec, params: dict[str, str] | None,
     actor: Principal, now: datetime, params_name: str, *, token: str | None = None,
-    trigger: str = "ONE_TIME", reserve: str | None = None, spec_json: str | None = None,
+    trigger: str = "ONE_TIME", reserve: str | None = None,
 ) -> int:
-    """Record a new PENDING run of ``job`` (SKIPPED if the job is at max_concurrent_runs).
+    """Record a new run of ``job`` with ``params`` over its defaults.
 
-    ``reserve``: the engine id of the process that will execute the run itself, so that a
-    server's engine does not take it up.
+    Raises:
+        InvalidArgument: a parameter the job does not declare (with the nearest name).
     """
     defaults = spec.parameter_defaults()
     for name in params or {}:
@@ -136,49 +135,8 @@ def _start_run(
             )
             raise InvalidArgument(f"{params_name} {name}: the job has no parameter {name!r}; "
                                   f"{hint}")
-    active = _active_runs(session, job.job_id, now)
-    run_id = q.insert_run(
-        session, job_id=job.job_id, run_name=spec.name,
-        spec_json=spec_json or spec.model_dump_json(exclude_defaults=True),
-        source_dir=job.source_dir or "", parameters={**defaults, **(params or {})},
-        task_keys=[t.task_key for t in spec.tasks], now=now, trigger=trigger,
-        job_version=job.version, created_by=actor.user_name, idempotency_token=token,
-    )
-    if reserve:
-        q.update_run(session, run_id, engine_id=reserve, heartbeat_at=now)
-    if active >= spec.max_concurrent_runs:
-        _skip_run(session, run_id, spec.max_concurrent_runs, now)
-    audit.record(session, actor.user_name, "run", "job", job.job_id, now, run_id=run_id)
-    return run_id
-
-
-def _active_runs(session: Session, job_id: int, now: datetime) -> int:
-    """Runs of the job that are running, or were just submitted and not yet claimed.
-
-    A run whose engine died is not counted: it runs nothing until it is resumed.
-    """
-    return sum(
-        1 for run in q.list_runs(session, limit=1000, job_id=job_id, active_only=True)
-        if engine_alive(run.engine_id, run.heartbeat_at, now, run.run_id)
-        or (run.engine_id is None and now - run.created_at < STALE_AFTER)
-    )
-
-
-def _skip_run(session: Session, run_id: int, limit: int, now: datetime) -> None:
-    """Record ``run_id`` as SKIPPED: the job already runs ``limit`` times at once."""
-    result = ResultState.MAXIMUM_CONCURRENT_RUNS_REACHED
-    code, kind = termination_for(result)
-    message = (f"skipped: the job is already running {limit} time(s) at once "
-               f"(max_concurrent_runs: {limit})")
-    q.update_run(session, run_id, life_cycle_state=L.SKIPPED, result_state=result,
-                 termination_code=code, termination_type=kind, state_message=message,
-                 ended_at=now)
-    records = q.get_task_runs(session, run_id)
-    q.save_task_runs(session, run_id, [
-        q.TaskRunRecord(replace(r.state, life_cycle_state=L.SKIPPED), None, None)
-        for r in records.values()
-    ])
-    q.add_run_transition(session, run_id, L.SKIPPED, result, message, now)
+    return start_run(session, job, spec, {**defaults, **(params or {})}, actor.user_name, now,
+                     trigger=trigger, token=token, reserve=reserve)
 
 
 def execute_run(

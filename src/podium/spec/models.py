@@ -11,6 +11,16 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
+from podium.spec.automation import (
+    Continuous,
+    CronSchedule,
+    EmailNotifications,
+    Health,
+    NotificationSettings,
+    Queue,
+    Trigger,
+    WebhookNotifications,
+)
 from podium.spec.base import TASK_KEY_PATTERN, RunIf, SpecModel
 from podium.spec.task_types import (
     ConditionTask,
@@ -69,6 +79,10 @@ class Task(SpecModel):
     timeout_seconds: int = Field(default=0, ge=0)
     disabled: bool = False
     environment_variables: dict[str, str] = {}
+    email_notifications: EmailNotifications | None = None
+    webhook_notifications: WebhookNotifications | None = None
+    notification_settings: NotificationSettings | None = None
+    health: Health | None = None
     retry_backoff_multiplier: float = Field(default=1.0, ge=1.0, le=100.0)
     max_retry_interval_millis: int | None = Field(default=None, ge=0)
 
@@ -126,6 +140,14 @@ class JobSpec(SpecModel):
     tags: dict[str, str] = {}
     environments: list[Environment] = []
     max_concurrent_runs: int = Field(default=1, ge=1, le=1000)
+    schedule: CronSchedule | None = None
+    trigger: Trigger | None = None
+    continuous: Continuous | None = None
+    queue: Queue | None = None
+    email_notifications: EmailNotifications | None = None
+    webhook_notifications: WebhookNotifications | None = None
+    notification_settings: NotificationSettings | None = None
+    health: Health | None = None
 
     _by_key: dict[str, Task] = PrivateAttr(default_factory=dict)
 

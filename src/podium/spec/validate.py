@@ -32,16 +32,13 @@ if TYPE_CHECKING:
 # (null, "", [], {}; what SDK clients often send) silently, any other with a warning.
 # Kept in step with databricks-sdk's JobSettings and Task (tests/unit/test_spec_sdk_fields.py).
 IGNORED_JOB_FIELDS: tuple[str, ...] = (
-    "job_clusters", "git_source", "email_notifications",
-    "webhook_notifications", "notification_settings", "schedule", "trigger", "continuous",
-    "queue", "health", "run_as", "access_control_list", "budget_policy_id",
+    "job_clusters", "git_source", "run_as", "access_control_list", "budget_policy_id",
     "usage_policy_id", "deployment", "edit_mode", "format", "performance_target",
     "duration_target", "environment_variables", "parent_path", "triggers",
 )  # fmt: skip
 IGNORED_TASK_FIELDS: tuple[str, ...] = (
-    "existing_cluster_id", "new_cluster", "job_cluster_key",
-    "email_notifications", "webhook_notifications", "notification_settings", "health",
-    "compute", "disable_auto_optimization", "environment_variables_key",
+    "existing_cluster_id", "new_cluster", "job_cluster_key", "compute",
+    "disable_auto_optimization", "environment_variables_key",
 )  # fmt: skip
 # Every task type Databricks or Podium knows. Those Podium cannot run (yet) are an error,
 # since ignoring one would silently drop the work.

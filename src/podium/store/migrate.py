@@ -11,7 +11,7 @@ from sqlalchemy import Engine, inspect, text
 
 # The newest revision in migrations/versions; a test checks it against Alembic's head,
 # so a fresh process can skip loading Alembic when the database is already current.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 _LOCK_KEY = 0x706F6469  # "podi": the advisory lock id of Podium's migrations
 
 

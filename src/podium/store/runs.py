@@ -51,6 +51,7 @@ def insert_run(
     job_version: int | None = None,
     created_by: str | None = None,
     idempotency_token: str | None = None,
+    trigger_info_json: str | None = None,
 ) -> int:
     """Record a new PENDING run with one BLOCKED task run per task; returns its run_id.
 
@@ -63,7 +64,7 @@ def insert_run(
         life_cycle_state=LifeCycleState.PENDING, state_message="", created_at=now,
         repair_count=0, parent_run_id=parent_run_id, parent_task_key=parent_task_key,
         iteration=iteration, job_version=job_version, created_by=created_by,
-        idempotency_token=idempotency_token,
+        idempotency_token=idempotency_token, trigger_info_json=trigger_info_json,
     )
     session.add(run)
     session.flush()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -140,6 +141,59 @@ class AuditRow(Base):
     detail_json: Mapped[str] = mapped_column(Text, default="{}")
 
 
+class TriggerStateRow(Base):
+    """Where a job's automatic starts stand (schedule, periodic, continuous), so a
+    restart neither replays nor misses one."""
+
+    __tablename__ = "trigger_state"
+
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("jobs.job_id", ondelete="CASCADE"), primary_key=True
+    )
+    last_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the fire time
+    last_run_id: Mapped[int | None] = mapped_column(Integer)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SeenFileRow(Base):
+    """A file a file-arrival trigger has seen, remembered so it never triggers twice."""
+
+    __tablename__ = "seen_files"
+
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("jobs.job_id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(String(4096), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    run_id: Mapped[int | None] = mapped_column(Integer)  # the run it triggered
+
+
+class NotificationRow(Base):
+    """One notification of one event to one destination: sent once, its delivery visible
+    in the run. ``task_key`` is "" for the run's own events."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_event", "run_id", "task_key", "event", "channel",
+              "destination", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"))
+    task_key: Mapped[str] = mapped_column(String(100), default="")
+    event: Mapped[str] = mapped_column(String(48))  # on_start, on_failure, ...
+    channel: Mapped[str] = mapped_column(String(16))  # email, webhook
+    destination: Mapped[str] = mapped_column(String(512))
+    state: Mapped[str] = mapped_column(String(16))  # PENDING, SENT, FAILED
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class RunIdRow(Base):
     """The one sequence that numbers runs and task runs (attempts) alike: the Jobs API
     names both by ``run_id``, so the two must never collide. It holds one row, the last
@@ -181,6 +235,7 @@ class RunRow(Base):
     job_version: Mapped[int | None] = mapped_column(Integer)  # the settings that ran
     created_by: Mapped[str | None] = mapped_column(String(255))
     idempotency_token: Mapped[str | None] = mapped_column(String(64))
+    trigger_info_json: Mapped[str | None] = mapped_column(Text)  # e.g. the files that arrived
 
 
 class TaskRunRow(Base):

@@ -10,6 +10,8 @@ job = Job(
     parameters={"run_date": "2026-01-01", "size": 200},
     tags={"team": "ml"},
     max_concurrent_runs=2,
+    schedule={"quartz_cron_expression": "0 0 6 * * ?", "timezone_id": "UTC"},
+    email_notifications={"on_failure": ["ml-team@example.com"]},
 )
 
 
