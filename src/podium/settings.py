@@ -88,7 +88,8 @@ class Settings:
             "warm_python": self.warm_python,
         }
         for key, value in self.extra.items():
-            out[key] = _mask(key, value)
+            # A webhook URL's path or query is often its key (Slack's is): show the host.
+            out[key] = _mask(key, _hide_paths(value) if key == "destinations" else value)
         return out
 
 
@@ -167,6 +168,18 @@ def _mask(key: str, value: Any) -> Any:
         return "****"
     if isinstance(value, str) and "://" in value:
         return _mask_url(value)
+    return value
+
+
+def _hide_paths(value: Any) -> Any:
+    """``value`` with every URL cut to its scheme and host (``podium destinations`` shows
+    more, as much as is safe)."""
+    if isinstance(value, dict):
+        return {k: _hide_paths(v) for k, v in value.items()}
+    if isinstance(value, str) and "://" in value:
+        scheme, _, rest = value.partition("://")
+        host = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+        return f"{scheme}://{host}/****" if rest != host else value
     return value
 
 

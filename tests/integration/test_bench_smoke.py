@@ -41,3 +41,17 @@ def test_report_renders_every_figure(monkeypatch: pytest.MonkeyPatch) -> None:
     out = run_workload("chain-100", "--size", "3")
     assert line(out).startswith("chain-100: 3 tasks SUCCESS")
     assert table([out]).row_count == 1
+
+
+@pytest.mark.slow
+def test_schedules_benchmark_runs_and_reports() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.schedules", "--samples", "2", "--jobs", "5",
+         "--engine-jobs", "3", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["latency"]["to_first_task_start"]["n"] >= 2
+    assert out["scheduler_alone"]["to_run_recorded"]["n"] == 5
+    assert out["with_engine"]["to_first_task_start"]["n"] == 3

@@ -18,6 +18,8 @@ PACKAGES = [
     "podium.runners",
     "podium.executors",
     "podium.engine",
+    "podium.notify",
+    "podium.triggers",
     "podium.services",
     "podium.sdk",
 ]
@@ -38,6 +40,7 @@ def modules_after_import(module: str) -> set[str]:
         ("podium.runners", {"sqlalchemy", "podium.store", "podium.engine", "podium.executors"}),
         ("podium.executors", {"sqlalchemy", "podium.store", "podium.engine"}),
         ("podium.store", {"podium.engine", "podium.executors", "podium.runners"}),
+        ("podium.notify", {"podium.services", "podium.api", "fastapi", "click"}),
         ("podium.task_values", {"pydantic", "sqlalchemy", "podium.spec"}),
         # Runners' own processes (launchers, an environment's wrapper) start fast.
         ("podium.runners.base", {"pydantic", "podium.spec"}),

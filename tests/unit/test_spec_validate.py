@@ -400,3 +400,18 @@ def test_any_data_gives_a_spec_or_problems(data: dict[str, Any]) -> None:
     except InvalidJobSpec as exc:
         assert exc.problems
         assert all(p.code and isinstance(p.loc, str) for p in exc.problems)
+
+
+def test_streaming_backlog_notifications_are_accepted_with_a_warning() -> None:
+    from podium.spec import parse_job
+
+    _, warnings = parse_job({
+        "name": "x", "email_notifications": {"on_streaming_backlog_exceeded": ["a@b.c"]},
+        "tasks": [{"task_key": "t", "shell_task": {"command": ["true"]},
+                   "webhook_notifications": {"on_streaming_backlog_exceeded": [{"id": "h"}]}}],
+    })
+    assert warnings == [
+        "email_notifications.on_streaming_backlog_exceeded: Podium runs no streams; ignored",
+        "tasks[0].webhook_notifications.on_streaming_backlog_exceeded: Podium runs no "
+        "streams; ignored",
+    ]

@@ -15,10 +15,12 @@ from fastapi import FastAPI
 
 from podium import __version__
 from podium.api.app import create_app
-from podium.engine import Dispatcher
+from podium.engine import Dispatcher, RunEvent
 from podium.errors import InvalidArgument
+from podium.notify import Notifier
 from podium.services import open_podium
 from podium.settings import Settings
+from podium.triggers import FileArrivals, Scheduler
 
 
 def serve(
@@ -37,18 +39,35 @@ def serve(
     """
     check_port(host, port)
     podium = open_podium(settings)
-    dispatcher = Dispatcher(podium.sessions, settings)
     public = public_url or f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    notifier = Notifier(podium.sessions, settings, public)
+    scheduler = Scheduler(podium.sessions, on_start=lambda _run_id: dispatcher.wake())
+
+    def on_event(event: RunEvent) -> None:
+        notifier.on_event(event)
+        scheduler.on_event(event)  # a continuous job's next run starts when one ends
+
+    dispatcher = Dispatcher(podium.sessions, settings, on_event=on_event)
+    arrivals = FileArrivals(podium.sessions, wake=dispatcher.wake)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         engine_task = asyncio.create_task(dispatcher.run())
+        notifier_task = asyncio.create_task(notifier.run())
+        arrivals_task = asyncio.create_task(arrivals.run())
+        scheduler_task = asyncio.create_task(scheduler.run())
         try:
             yield
         finally:
+            arrivals_task.cancel()  # first: no run is started while the engine stops
+            scheduler_task.cancel()
+            await asyncio.gather(arrivals_task, scheduler_task, return_exceptions=True)
             engine_task.cancel()
             await asyncio.gather(engine_task, return_exceptions=True)
             await dispatcher.stop()
+            notifier_task.cancel()  # what it had not sent yet is sent after a restart
+            await asyncio.gather(notifier_task, return_exceptions=True)
+            await notifier.close()
             podium.close()
 
     app = create_app(podium, dispatcher.wake, public, lifespan=lifespan)

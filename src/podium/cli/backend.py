@@ -122,6 +122,11 @@ class LocalBackend:
 
         delete_job(self.podium, job_id, self.actor)
 
+    def set_pause_status(self, job_id: int, status: str) -> list[str]:
+        from podium.services.jobs import set_pause_status
+
+        return set_pause_status(self.podium, job_id, status, self.actor)
+
     def job_versions(self, job_id: int) -> list[dict[str, Any]]:
         from podium.services.jobs import job_versions
 
@@ -278,6 +283,16 @@ class RemoteBackend:
 
     def delete_job(self, job_id: int) -> None:
         self.client.delete_job(job_id)
+
+    def set_pause_status(self, job_id: int, status: str) -> list[str]:
+        from podium.core import pause_settings
+
+        changes = pause_settings(self.client.get_job(job_id)["settings"], status)
+        if not changes:
+            raise click.UsageError(f"job {job_id} has no schedule, trigger or continuous "
+                                   "setting to pause or unpause")
+        self.client.update_job(job_id, changes)
+        return sorted(changes)
 
     def job_versions(self, job_id: int) -> list[dict[str, Any]]:
         return self.client.job_versions(job_id)

@@ -83,6 +83,12 @@ def get(job: str, output: str) -> None:
         click.echo(f"  schedule {schedule.get('quartz_cron_expression')} "
                    f"({schedule.get('timezone_id', 'UTC')}, "
                    f"{schedule.get('pause_status', 'UNPAUSED')})")
+    periodic = (settings.get("trigger") or {}).get("periodic")
+    if periodic:
+        click.echo(f"  every {periodic['interval']} {periodic['unit'].lower()} "
+                   f"({settings['trigger'].get('pause_status', 'UNPAUSED')})")
+    if settings.get("continuous") is not None:
+        click.echo(f"  continuous ({settings['continuous'].get('pause_status', 'UNPAUSED')})")
     for task in settings.get("tasks", []):
         after = [d["task_key"] for d in task.get("depends_on", [])]
         kind = next((k for k in task if k.endswith("_task")), "task")
@@ -98,6 +104,28 @@ def delete(job: str) -> None:
     job_id = target.find_job_id(job)
     target.delete_job(job_id)
     click.echo(f"deleted job {job_id}")
+
+
+@jobs.command()
+@click.argument("job")
+def pause(job: str) -> None:
+    """Pause the job's schedule, trigger or continuous runs (a new settings version)."""
+    _set_pause(job, "PAUSED")
+
+
+@jobs.command()
+@click.argument("job")
+def unpause(job: str) -> None:
+    """Unpause the job's schedule, trigger or continuous runs; fire times missed while
+    paused are not made up."""
+    _set_pause(job, "UNPAUSED")
+
+
+def _set_pause(job: str, status: str) -> None:
+    target = backend()
+    job_id = target.find_job_id(job)
+    changed = target.set_pause_status(job_id, status)
+    click.echo(f"job {job_id}: {', '.join(changed)} {status}")
 
 
 @jobs.command("run-now")

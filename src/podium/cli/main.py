@@ -45,6 +45,7 @@ class LazyGroup(click.Group):
         "token": ("podium.cli.tokens", "token_group"),
         "secrets": ("podium.cli.secrets", "secrets"),
         "audit": ("podium.cli.audit", "audit"),
+        "destinations": ("podium.cli.destinations", "destinations"),
     },
     context_settings={"help_option_names": ["-h", "--help"]},
 )

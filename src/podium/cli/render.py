@@ -50,6 +50,8 @@ class LiveView:
     def update(self, event: RunEvent) -> None:
         if event.task_key is None:
             self.run_state = (event.result_state or event.life_cycle_state).value
+            if event.life_cycle_state.value == "QUEUED":
+                self.run_state = f"queued: {event.message}"
             return
         row = self.rows[event.task_key]
         row["life"] = event.life_cycle_state.value
@@ -78,10 +80,11 @@ class LiveView:
 
 
 def event_line(event: RunEvent) -> str | None:
-    """One plain line for a task event worth printing when not on a terminal."""
-    if event.task_key is None:
-        return None
+    """One plain line for a task event (or the run's being queued) worth printing when
+    not on a terminal."""
     life = event.life_cycle_state.value
+    if event.task_key is None:
+        return f"queued: {event.message}" if life == "QUEUED" else None
     if life not in ("RUNNING", "TERMINATED", "SKIPPED", "WAITING_FOR_RETRY", "INTERNAL_ERROR"):
         return None
     word = f"{life} {event.result_state.value}" if event.result_state else life

@@ -60,6 +60,9 @@ class ValueContext:
     # None: secrets are not resolved here and ``{{secrets/...}}`` stays as written (a
     # for-each iteration's task resolves it when it starts, in its own run).
     secret: Callable[[str, str], str] | None = None
+    trigger: str = ""  # what started the run: ONE_TIME, PERIODIC, FILE_ARRIVAL, ...
+    # What the trigger knew, e.g. a file arrival's {"location": url, "files": [paths]}.
+    trigger_info: Mapping[str, Any] = field(default_factory=dict)
 
 
 def resolve_text(text: str, ctx: ValueContext) -> str:
@@ -111,6 +114,10 @@ def lookup(expr: str, ctx: ValueContext) -> Any:
         "task.name": ctx.task_key,
         "task.run_id": ctx.task_run_id,
         "task.execution_count": ctx.execution_count,
+        "job.trigger.type": ctx.trigger,
+        # Empty for a run no file arrival started (e.g. "run now" of the same job).
+        "job.trigger.file_arrival.location": ctx.trigger_info.get("location", ""),
+        "job.trigger.file_arrival.files": list(ctx.trigger_info.get("files", [])),
     }
     if expr in simple:
         return simple[expr]

@@ -42,7 +42,7 @@ from podium.core import (
     should_retry,
     termination_for,
 )
-from podium.engine import children, paths
+from podium.engine import children, paths, queueing
 from podium.engine.liveness import engine_alive, let_go_here, take_here, this_engine_id, utcnow
 from podium.engine.secrets import RunSecrets
 from podium.errors import Conflict
@@ -66,6 +66,9 @@ L = LifeCycleState
 R = ResultState
 
 logger = logging.getLogger(__name__)
+
+# The state message of a PENDING task while every task slot is in use.
+SLOT_WAIT = "waiting for a free task slot"
 
 @dataclass(frozen=True, slots=True)
 class RunEvent:
@@ -122,11 +125,23 @@ class Engine:
     async def execute(self, run_id: int) -> ResultState:
         """Run (or resume) ``run_id`` to its end and return its result.
 
+        A QUEUED run first waits its turn (``queueing.wait_turn``), emitting a QUEUED
+        event with the reason whenever it changes.
+
         Raises:
             NotFound: no such run.
             Conflict: another live engine is running it.
         """
+        await queueing.wait_turn(
+            self.sessions, run_id, self.engine_id, self.clock, self.poll_seconds,
+            lambda: self.cancel_requested,
+            lambda why: self._emit_queued(run_id, why),
+        )
         return await _RunDriver(self, run_id).drive()
+
+    def _emit_queued(self, run_id: int, reason: str) -> None:
+        if self.on_event is not None:
+            self.on_event(RunEvent(run_id, None, L.QUEUED, None, message=reason))
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +233,7 @@ class _RunDriver:
             self.job_id, self.repair_count = row.job_id, row.repair_count
             self.source_dir = Path(row.source_dir)
             self.parameters: dict[str, str] = json.loads(row.parameters_json)
+            self.trigger = (row.trigger, json.loads(row.trigger_info_json or "{}"))
             self.started_at = row.started_at or now
             records = q.get_task_runs(session, self.run_id)
             self.states = {k: r.state for k, r in records.items()}
@@ -232,12 +248,14 @@ class _RunDriver:
                 for k in self.states
             }
             self.ready: list[tuple[int, str]] = []  # heap of PENDING tasks by graph position
+            self.new_pending: list[str] = []  # PENDING since the last start: may need a note
             self.waiting = {k for k, st in self.states.items()
                             if st.life_cycle_state is L.WAITING_FOR_RETRY}
             self.look_at: set[str] | None = None  # None: every task, on the first step
             for key, st in self.states.items():
                 if st.life_cycle_state is L.PENDING:
                     heapq.heappush(self.ready, (self.graph.position[key], key))
+                    self.new_pending.append(key)
             self.values = q.get_task_values(session, self.run_id)
             self.has_refs: dict[str, bool] = {}
             self.runner_context = RunnerContext(
@@ -325,6 +343,7 @@ class _RunDriver:
         look again at once. Conditions and tasks that run child runs need no slot."""
         starts: list[_Start] = []
         finished_inline = False
+        fresh, self.new_pending = self.new_pending, []
         if self.canceling:
             return starts, finished_inline
         while self.ready:
@@ -335,6 +354,7 @@ class _RunDriver:
             task = self.spec.task(key)
             has_children = task.for_each_task is not None or task.run_job_task is not None
             if task.condition_task is None and not has_children and self.engine.free_slots <= 0:
+                self._note_slot_wait(fresh)
                 break
             heapq.heappop(self.ready)
             if task.condition_task is not None:
@@ -352,6 +372,22 @@ class _RunDriver:
             starts.append(start)
         return starts, finished_inline
 
+    def _note_slot_wait(self, keys: list[str]) -> None:
+        """Say why tasks that just became PENDING wait: every task slot is in use. Once
+        per task (the loop only stops at a full pool, so any of ``keys`` not started has
+        to wait); starting the task clears it. A note, not a state change: no transition."""
+        if not keys:
+            return
+        limit = self.engine.settings.max_parallel_tasks
+        note = (f"{SLOT_WAIT}: {limit - self.engine.free_slots} of {limit} in use "
+                "(max_parallel_tasks)")
+        for key in keys:
+            state = self.states[key]
+            if state.life_cycle_state is L.PENDING and not state.message.startswith(SLOT_WAIT):
+                self.states[key] = replace(state, message=note)
+                self.dirty.add(key)
+                self.events.append(RunEvent(self.run_id, key, L.PENDING, None, message=note))
+
     def _context(
         self, key: str, attempt_id: int = 0, session: Session | None = None
     ) -> ValueContext:
@@ -363,6 +399,7 @@ class _RunDriver:
             task_run_id=attempt_id, execution_count=self.states[key].attempt_count,
             repair_count=self.repair_count, task_values=self.values,
             task_states=self.states, task_run_ids=self.task_run_ids,
+            trigger=self.trigger[0], trigger_info=self.trigger[1],
             secret=None if session is None else self.secrets.reader(session, key),
         )
 
@@ -640,6 +677,7 @@ class _RunDriver:
         self.waiting.discard(key)
         if state.life_cycle_state is L.PENDING:
             heapq.heappush(self.ready, (self.graph.position[key], key))
+            self.new_pending.append(key)
         elif state.life_cycle_state is L.WAITING_FOR_RETRY:
             self.waiting.add(key)
         elif state.is_terminal and not was_terminal:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from podium.core import LifeCycleState as L
+from podium.engine import queueing
 from podium.engine.liveness import engine_alive, utcnow
 from podium.engine.loop import Engine, RunEvent
 from podium.errors import Conflict
@@ -56,12 +58,18 @@ class Dispatcher:
     def _take_up(self) -> None:
         now = utcnow()
         with self.sessions() as session:
-            found = [(r.run_id, r.engine_id, r.heartbeat_at) for r in q.runs_to_drive(session)]
+            found = [(r.run_id, r.engine_id, r.heartbeat_at)
+                     for r in q.runs_to_drive(session) if r.life_cycle_state != L.QUEUED]
+            queued_jobs = sorted({r.job_id for r in q.queued_runs(session)})
         assert self._loop is not None
         for run_id, engine_id, heartbeat_at in found:
             if run_id in self.driving or engine_alive(engine_id, heartbeat_at, now, run_id):
                 continue
             self._loop.call_soon_threadsafe(self._start, run_id)
+        # Queued runs start, oldest first, as their jobs have room (queueing.py).
+        for job_id in queued_jobs:
+            for run_id in queueing.take_from_queue(self.sessions, job_id, now):
+                self._loop.call_soon_threadsafe(self._start, run_id)
 
     def _start(self, run_id: int) -> None:
         # A look for runs still under way when the server began to stop may hand one in
@@ -79,6 +87,8 @@ class Dispatcher:
                              "next look for runs", run_id)
         finally:
             self.driving.pop(run_id, None)
+            if self._woken is not None:  # a place is free: a queued run may start
+                self._woken.set()
 
     async def stop(self) -> None:
         """Stop driving: running attempts are stopped and, as lost attempts, re-run when

@@ -1,6 +1,7 @@
-"""Starting runs: a new run of a job is recorded PENDING, or SKIPPED when the job already
-runs ``max_concurrent_runs`` times at once. One place for every way a run starts: the
-CLI, the API, schedules and triggers."""
+"""Starting runs: a new run of a job is recorded PENDING; when the job already runs
+``max_concurrent_runs`` times at once it is QUEUED if the job's ``queue`` is enabled
+(see ``queueing``), else SKIPPED. One place for every way a run starts: the CLI, the
+API, schedules and triggers."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from podium.core import LifeCycleState, ResultState, termination_for
-from podium.engine.liveness import STALE_AFTER, engine_alive
+from podium.engine import queueing
 from podium.spec import JobSpec
 from podium.store import JobRow, audit
+from podium.store import jobs as job_queries
 from podium.store import runs as q
 
 L = LifeCycleState
@@ -34,7 +36,11 @@ def start_run(
         reserve: the engine id of the process that will execute the run itself, so that a
             server's engine does not take it up.
     """
+    job_queries.lock_job(session, job.job_id)  # one start or queue decision at a time
     active = active_runs(session, job.job_id, now)
+    queue = queueing.queue_enabled(spec)
+    # Queued runs keep their order: a new run waits behind them even when there is room.
+    ahead = len(q.queued_runs(session, job.job_id)) if queue else 0
     run_id = q.insert_run(
         session, job_id=job.job_id, run_name=spec.name,
         spec_json=spec.model_dump_json(exclude_defaults=True), source_dir=job.source_dir or "",
@@ -44,7 +50,10 @@ def start_run(
     )
     if reserve:
         q.update_run(session, run_id, engine_id=reserve, heartbeat_at=now)
-    if active >= spec.max_concurrent_runs:
+    if queue and (ahead or active >= spec.max_concurrent_runs):
+        message = queueing.queue_reason(active, spec.max_concurrent_runs, ahead)
+        queueing.queue_run(session, run_id, message, now)
+    elif active >= spec.max_concurrent_runs:
         skip_run(session, run_id, spec.max_concurrent_runs, now)
     audit.record(session, actor, "run", "job", job.job_id, now, run_id=run_id,
                  trigger=trigger)
@@ -54,13 +63,10 @@ def start_run(
 def active_runs(session: Session, job_id: int, now: datetime) -> int:
     """Runs of the job that are running, or were just submitted and not yet claimed.
 
-    A run whose engine died is not counted: it runs nothing until it is resumed.
+    A run whose engine died is not counted: it runs nothing until it is resumed. Queued
+    runs are not counted.
     """
-    return sum(
-        1 for run in q.list_runs(session, limit=1000, job_id=job_id, active_only=True)
-        if engine_alive(run.engine_id, run.heartbeat_at, now, run.run_id)
-        or (run.engine_id is None and now - run.created_at < STALE_AFTER)
-    )
+    return queueing.active_runs(session, job_id, now)
 
 
 def skip_run(session: Session, run_id: int, limit: int, now: datetime) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
+from podium.core import pause_settings
 from podium.engine import utcnow
 from podium.errors import InvalidArgument, NotFound, PermissionDenied
 from podium.services.auth import ADMINS, USERS, Principal, local_principal
@@ -360,3 +361,25 @@ def diff_versions(podium: Podium, job_id: int, old: int, new: int,
 
     return "".join(difflib.unified_diff(lines(old), lines(new), f"version {old}",
                                         f"version {new}"))
+
+
+def set_pause_status(podium: Podium, job_id: int, status: str,
+                     actor: Principal) -> list[str]:
+    """Pause or unpause (``status``: PAUSED or UNPAUSED) every one of the job's
+    ``schedule``, ``trigger`` and ``continuous``, as a new version of its settings (a
+    server's scheduler follows within seconds); the fields changed.
+
+    Raises:
+        InvalidArgument: the job has none of them.
+    """
+    with podium.sessions() as session:
+        row = require(session, actor, job_id, MANAGE)
+        current = json.loads(row.spec_json)
+    changes = pause_settings(current, status)
+    if not changes:
+        raise InvalidArgument(
+            f"job {job_id} has no schedule, trigger or continuous setting to "
+            f"{'pause' if status == 'PAUSED' else 'unpause'}"
+        )
+    update_job(podium, job_id, changes, None, actor)
+    return sorted(changes)

@@ -17,14 +17,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from podium.core import TERMINAL, LifeCycleState, ResultState, plan_repair
-from podium.engine import Engine, RunEvent, engine_alive, start_run, this_engine_id, utcnow
+from podium.engine import (
+    Engine,
+    RunEvent,
+    cancel_queued,
+    engine_alive,
+    start_run,
+    this_engine_id,
+    utcnow,
+)
 from podium.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from podium.services import jobs
 from podium.services.auth import Principal, local_principal
 from podium.services.context import Podium
-from podium.services.views import output_dict, run_dict
+from podium.services.views import notification_dict, output_dict, run_dict
 from podium.spec import JobSpec, LoadedJob
-from podium.store import AttemptRow, JobRow, RunRow, audit
+from podium.store import AttemptRow, JobRow, RunRow, audit, notifications
 from podium.store import jobs as job_queries
 from podium.store import runs as q
 
@@ -199,8 +207,12 @@ def get_run(podium: Podium, run_id: int, actor: Principal | None = None) -> dict
     """The run in the ``runs/get`` shape, with its tasks, attempts and task values."""
     with podium.sessions() as session:
         run = _run_for(session, run_id, actor, jobs.VIEW)
-        return run_dict(run, q.get_task_runs(session, run_id), q.get_attempts(session, run_id),
-                        q.get_task_values(session, run_id))
+        out = run_dict(run, q.get_task_runs(session, run_id), q.get_attempts(session, run_id),
+                       q.get_task_values(session, run_id))
+        # Podium extension: each notification of the run and how its delivery went.
+        out["notifications"] = [notification_dict(n) for n in notifications.for_run(session,
+                                                                                   run_id)]
+        return out
 
 
 def list_runs(
@@ -249,9 +261,13 @@ def cancel_run(podium: Podium, run_id: int, actor: Principal | None = None) -> s
         run = _run_for(session, run_id, actor, jobs.MANAGE_RUN)
         if L(run.life_cycle_state) in TERMINAL:
             return f"run {run_id} already finished ({run.result_state}); nothing to cancel"
-        q.request_cancel(session, run_id, now)
         audit.record(session, (actor or local_principal()).user_name, "cancel", "run", run_id,
                      now)
+        if run.life_cycle_state == L.QUEUED:
+            job_queries.lock_job(session, run.job_id)  # not while it is taken from the queue
+            if cancel_queued(session, run_id, now):
+                return f"run {run_id} canceled while queued; nothing of it ran"
+        q.request_cancel(session, run_id, now)
         alive = engine_alive(run.engine_id, run.heartbeat_at, now, run_id)
         unfinished_children = [
             child.run_id

@@ -12,6 +12,7 @@ from podium.core import LifeCycleState, ResultState, status_state, termination_f
 from podium.spec.models import JobSpec
 from podium.store import AttemptRow, RunRow
 from podium.store.runs import TaskRunRecord
+from podium.store.tables import NotificationRow
 
 
 @functools.lru_cache(maxsize=256)
@@ -27,6 +28,8 @@ def millis(at: datetime | None) -> int:
 
 def state_dict(life: str, result: str | None, message: str) -> dict[str, Any]:
     out: dict[str, Any] = {"life_cycle_state": life, "state_message": message}
+    if life == "QUEUED":
+        out["queue_reason"] = message
     if result:
         out["result_state"] = result
         out["user_cancelled_or_timedout"] = result in ("CANCELED", "TIMEDOUT")
@@ -35,6 +38,8 @@ def state_dict(life: str, result: str | None, message: str) -> dict[str, Any]:
 
 def status_dict(life: str, result: str | None, message: str) -> dict[str, Any]:
     out: dict[str, Any] = {"state": status_state(LifeCycleState(life)).value}
+    if life == "QUEUED":  # the one reason Podium queues a run: the job's own limit
+        out["queue_details"] = {"code": "MAX_CONCURRENT_RUNS_REACHED", "message": message}
     if life in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR"):
         code, kind = termination_for(ResultState(result) if result else None)
         out["termination_details"] = {"code": code.value, "type": kind.value, "message": message}
@@ -67,6 +72,8 @@ def run_dict(
         "job_version": run.job_version,  # the version of the job's settings that ran
         "job_parameters": [{"name": k, "value": v} for k, v in params.items()],
     }
+    if run.trigger_info_json:  # what the trigger knew, e.g. the files that arrived
+        out["trigger_info"] = json.loads(run.trigger_info_json)
     if run.parent_run_id is not None:
         out["parent_run_id"] = run.parent_run_id
         out["parent_task_key"] = run.parent_task_key
@@ -127,6 +134,21 @@ def _attempt_dict(a: AttemptRow) -> dict[str, Any]:
         "exit_code": a.exit_code,
         "log_path": a.log_path,
     }
+
+
+def notification_dict(n: NotificationRow) -> dict[str, Any]:
+    """One notification of a run and its delivery (a Podium extension of runs/get)."""
+    out: dict[str, Any] = {
+        "event": n.event, "channel": n.channel, "destination": n.destination,
+        "state": n.state, "attempts": n.attempts, "created_time": millis(n.created_at),
+    }
+    if n.task_key:
+        out["task_key"] = n.task_key
+    if n.sent_at is not None:
+        out["sent_time"] = millis(n.sent_at)
+    if n.error:
+        out["error"] = n.error
+    return out
 
 
 def _duration(start: datetime | None, end: datetime | None) -> int:

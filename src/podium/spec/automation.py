@@ -1,12 +1,14 @@
 """What starts a job's runs without a person (``schedule``, ``trigger``, ``continuous``),
 what holds them back (``queue``), and who hears about them (``email_notifications``,
 ``webhook_notifications``, ``notification_settings``, ``health``), in the Jobs API 2.2
-shape. Expressions are checked in ``podium.spec.validate`` (cron via ``podium.core``)."""
+shape. Expressions are checked in ``podium.spec.validate`` (cron: ``podium.spec.cron``;
+when it fires: ``podium.core.cron``)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 from typing import Literal
+from urllib.parse import unquote
 
 from pydantic import Field, model_validator
 
@@ -39,6 +41,36 @@ class FileArrivalTrigger(SpecModel):
     url: str = Field(min_length=1)
     min_time_between_triggers_seconds: int = Field(default=0, ge=0)
     wait_after_last_change_seconds: int = Field(default=0, ge=0)
+
+
+def file_arrival_path(url: str) -> str:
+    """The local directory a file-arrival ``url`` names: a path (absolute, or relative to
+    the job's folder, i.e. where its relative task paths start) or a ``file:`` URL
+    (``file:///data/in``, ``file://localhost/data/in``); percent escapes are decoded.
+
+    Raises:
+        ValueError: the url names no local directory (another scheme or host, a wildcard).
+    """
+    path = url
+    scheme = url.split(":", 1)[0] if ":" in url else ""
+    if scheme.lower() == "file":
+        rest = url[len("file:"):]
+        if rest.startswith("//"):
+            host, _, tail = rest[2:].partition("/")
+            if host not in ("", "localhost"):
+                raise ValueError(f"{url!r} names the host {host!r}; Podium watches local "
+                                 "directories only")
+            rest = "/" + tail
+        if not rest.startswith("/"):
+            raise ValueError(f"{url!r} is not an absolute file: URL")
+        path = unquote(rest)
+    elif len(scheme) > 1 and scheme.replace("+", "").replace("-", "").isalnum() and (
+        "/" not in scheme
+    ):
+        raise ValueError(f"{url!r} is a {scheme}: URL; Podium watches local directories only")
+    if any(c in path for c in "*?["):
+        raise ValueError(f"{url!r} holds a wildcard; name one directory")
+    return path
 
 
 class Trigger(SpecModel):

@@ -23,6 +23,9 @@ SIMPLE_REFERENCES: tuple[str, ...] = (
     "task.name",
     "task.run_id",
     "task.execution_count",
+    "job.trigger.type",
+    "job.trigger.file_arrival.location",
+    "job.trigger.file_arrival.files",  # a Podium extension: the new files, a JSON list
 )
 START_TIME_FIELDS: tuple[str, ...] = (
     "iso_date",

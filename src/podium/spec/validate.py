@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from podium.errors import InvalidJobSpec, Problem
+from podium.spec.automation import file_arrival_path
+from podium.spec.cron import check_automation
 from podium.spec.models import TASK_TYPE_FIELDS, JobSpec, Task
 from podium.spec.refs import (
     SECRET_PREFIX,
@@ -91,6 +93,7 @@ def _strip_ignored(data: dict[Any, Any]) -> tuple[dict[Any, Any], list[str]]:
     """Drop the ignored Databricks fields; return the copy and one warning per field
     that had a value."""
     warnings = [_ignored(k) for k, v in data.items() if k in IGNORED_JOB_FIELDS and _has_value(v)]
+    warnings += _streaming_warnings(data, "")
     cleaned = {k: v for k, v in data.items() if k not in IGNORED_JOB_FIELDS}
     tasks = cleaned.get("tasks")
     if isinstance(tasks, list):
@@ -105,6 +108,7 @@ def _strip_task(task: object, loc: str, warnings: list[str]) -> object:
         return task
     ignored = [k for k, v in task.items() if k in IGNORED_TASK_FIELDS and _has_value(v)]
     warnings += [_ignored(f"{loc}.{k}") for k in ignored]
+    warnings += _streaming_warnings(task, f"{loc}.")
     unused = _unused_libraries(task, loc)
     warnings += unused
     dropped = (*IGNORED_TASK_FIELDS, *(["libraries"] if unused else []))
@@ -123,6 +127,18 @@ def _has_value(value: object) -> bool:
     if isinstance(value, list):
         return any(_has_value(v) for v in value)
     return value is not None and value != ""
+
+
+def _streaming_warnings(data: dict[Any, Any], prefix: str) -> list[str]:
+    """``on_streaming_backlog_exceeded`` is accepted (SDK clients send it) but Podium runs
+    no streams: one warning where it names someone."""
+    out = []
+    for field in ("email_notifications", "webhook_notifications"):
+        block = data.get(field)
+        if isinstance(block, dict) and _has_value(block.get("on_streaming_backlog_exceeded")):
+            out.append(f"{prefix}{field}.on_streaming_backlog_exceeded: Podium runs no "
+                       "streams; ignored")
+    return out
 
 
 def _ignored(loc: str) -> str:
@@ -167,6 +183,8 @@ def check_job(data: dict[Any, Any]) -> list[Problem]:
         Every problem found: task types, keys, dependencies, cycles, parameters, references.
     """
     parameters, problems = _parameter_names(data.get("parameters"))
+    problems += check_automation(data)
+    problems += _check_file_arrival(data.get("trigger"))
     tasks = data.get("tasks")
     if not isinstance(tasks, list):
         return problems
@@ -596,3 +614,20 @@ def _check_nested_tasks(indexed: Tasks) -> list[Problem]:
                 "use a run_job_task whose job has the inner for_each_task",
             ))
     return problems
+
+
+def _check_file_arrival(trigger: object) -> list[Problem]:
+    """A file-arrival trigger's url names a local directory (``file_arrival_path``)."""
+    file_arrival = trigger.get("file_arrival") if isinstance(trigger, dict) else None
+    url = file_arrival.get("url") if isinstance(file_arrival, dict) else None
+    if not isinstance(url, str) or not url:
+        return []  # the model reports a missing or mistyped url
+    try:
+        file_arrival_path(url)
+    except ValueError as exc:
+        return [Problem(
+            "bad-file-arrival-url", "trigger.file_arrival.url", str(exc),
+            "give a local directory: an absolute path, a path relative to the job's folder, "
+            "or a file:///absolute/path URL",
+        )]
+    return []

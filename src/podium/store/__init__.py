@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from podium.store import audit, jobs, runs, secrets, users
+from podium.store import audit, files, jobs, runs, secrets, triggers, users
 from podium.store.engine import make_engine, make_sessions
 from podium.store.migrate import HEAD_REVISION, current_revision, upgrade
 from podium.store.tables import (
@@ -14,6 +14,7 @@ from podium.store.tables import (
     TaskRunRow,
     TokenRow,
     TransitionRow,
+    TriggerStateRow,
     UserRow,
 )
 
@@ -27,14 +28,18 @@ __all__ = [
     "TaskRunRow",
     "TokenRow",
     "TransitionRow",
+    "TriggerStateRow",
     "UserRow",
     "audit",
     "current_revision",
+    "files",
     "jobs",
     "make_engine",
     "make_sessions",
+    "notifications",
     "runs",
     "secrets",
+    "triggers",
     "upgrade",
     "users",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from podium.errors import NotFound
@@ -77,6 +77,14 @@ def delete_job(session: Session, row: JobRow, now: datetime) -> None:
     """Hide the job; its runs and versions stay, so past runs still show what ran."""
     row.deleted_at = now
     session.execute(delete(JobPermissionRow).where(JobPermissionRow.job_id == row.job_id))
+
+
+def lock_job(session: Session, job_id: int) -> None:
+    """Hold the job's row until the transaction ends, so that decisions about its runs
+    (start, queue, take from the queue) are made one at a time across processes: a row
+    lock on PostgreSQL, the write lock on SQLite (taken before anything is read)."""
+    session.execute(update(JobRow).where(JobRow.job_id == job_id)
+                    .values(version=JobRow.version))
 
 
 def get_versions(session: Session, job_id: int) -> list[JobVersionRow]:

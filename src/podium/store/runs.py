@@ -133,6 +133,37 @@ def runs_to_drive(session: Session) -> list[RunRow]:
     ))
 
 
+def queued_runs(session: Session, job_id: int | None = None) -> list[RunRow]:
+    """QUEUED top-level runs, oldest first: of one job when ``job_id`` is given."""
+    query = select(RunRow).where(
+        RunRow.life_cycle_state == LifeCycleState.QUEUED, RunRow.ended_at.is_(None),
+        RunRow.parent_run_id.is_(None),
+    ).order_by(RunRow.run_id)
+    if job_id is not None:
+        query = query.where(RunRow.job_id == job_id)
+    return list(session.scalars(query))
+
+
+def started_runs(session: Session, job_id: int) -> list[RunRow]:
+    """The job's unfinished top-level runs that are not QUEUED (they run, or are about to)."""
+    return list(session.scalars(select(RunRow).where(
+        RunRow.job_id == job_id, RunRow.ended_at.is_(None), RunRow.parent_run_id.is_(None),
+        RunRow.life_cycle_state != LifeCycleState.QUEUED,
+    )))
+
+
+def update_run_if(session: Session, run_id: int, expected: LifeCycleState,
+                  **fields: Any) -> bool:
+    """Update the run only while its life cycle state is still ``expected``; whether it
+    was (so that of two processes changing the same run, one wins)."""
+    result = session.execute(
+        update(RunRow)
+        .where(RunRow.run_id == run_id, RunRow.life_cycle_state == expected)
+        .values(**fields)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 def delete_run(session: Session, run_id: int) -> None:
     """Remove a finished run and its child runs with all they recorded."""
     children = list(session.scalars(select(RunRow.run_id).where(RunRow.parent_run_id == run_id)))
@@ -171,9 +202,17 @@ def update_run(session: Session, run_id: int, **fields: Any) -> None:
     session.execute(update(RunRow).where(RunRow.run_id == run_id).values(**fields))
 
 
+# Reads built once: `runs/get` is the API's hottest call, and building a statement costs
+# more than running it.
+_TASK_RUNS_OF = select(TaskRunRow).where(TaskRunRow.run_id == bindparam("run_id"))
+_ATTEMPTS_OF = (select(AttemptRow).where(AttemptRow.run_id == bindparam("run_id"))
+                .order_by(AttemptRow.attempt_id))
+_VALUES_OF = select(TaskValueRow).where(TaskValueRow.run_id == bindparam("run_id"))
+
+
 def get_task_runs(session: Session, run_id: int) -> dict[str, TaskRunRecord]:
     """The run's task runs by task key."""
-    rows = session.scalars(select(TaskRunRow).where(TaskRunRow.run_id == run_id))
+    rows = session.scalars(_TASK_RUNS_OF, {"run_id": run_id})
     return {
         r.task_key: TaskRunRecord(
             TaskRunState(
@@ -284,12 +323,12 @@ def get_attempts(
     session: Session, run_id: int, task_key: str | None = None, running_only: bool = False
 ) -> list[AttemptRow]:
     """The run's attempts in the order they started."""
-    query = select(AttemptRow).where(AttemptRow.run_id == run_id).order_by(AttemptRow.attempt_id)
+    query = _ATTEMPTS_OF
     if task_key is not None:
         query = query.where(AttemptRow.task_key == task_key)
     if running_only:
         query = query.where(AttemptRow.life_cycle_state == LifeCycleState.RUNNING)
-    return list(session.scalars(query))
+    return list(session.scalars(query, {"run_id": run_id}))
 
 
 def put_task_values(session: Session, run_id: int, task_key: str, values: dict[str, Any]) -> None:
@@ -313,7 +352,7 @@ def clear_task_values(session: Session, run_id: int, task_keys: list[str]) -> No
 def get_task_values(session: Session, run_id: int) -> dict[str, dict[str, Any]]:
     """Every task value set in the run: {task_key: {key: value}}."""
     out: dict[str, dict[str, Any]] = {}
-    for row in session.scalars(select(TaskValueRow).where(TaskValueRow.run_id == run_id)):
+    for row in session.scalars(_VALUES_OF, {"run_id": run_id}):
         out.setdefault(row.task_key, {})[row.key] = json.loads(row.value_json)
     return out
 

@@ -172,22 +172,23 @@ class SeenFileRow(Base):
 
 
 class NotificationRow(Base):
-    """One notification of one event to one destination: sent once, its delivery visible
-    in the run. ``task_key`` is "" for the run's own events."""
+    """One notification of one event to one destination: sent once per repair of the
+    run, its delivery visible in the run. ``task_key`` is "" for the run's own events."""
 
     __tablename__ = "notifications"
     __table_args__ = (
-        Index("ix_notifications_event", "run_id", "task_key", "event", "channel",
-              "destination", unique=True),
+        Index("ix_notifications_event", "run_id", "repair_count", "task_key", "event",
+              "channel", "destination", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"))
+    repair_count: Mapped[int] = mapped_column(Integer, default=0)  # a repair may fail anew
     task_key: Mapped[str] = mapped_column(String(100), default="")
     event: Mapped[str] = mapped_column(String(48))  # on_start, on_failure, ...
     channel: Mapped[str] = mapped_column(String(16))  # email, webhook
     destination: Mapped[str] = mapped_column(String(512))
-    state: Mapped[str] = mapped_column(String(16))  # PENDING, SENT, FAILED
+    state: Mapped[str] = mapped_column(String(16))  # PENDING, SENDING, SENT, FAILED
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from podium.store.tables import TokenRow, UserRow
@@ -35,14 +35,16 @@ def add_token(session: Session, token_id: str, user_id: int, token_hash: str, co
                          comment=comment, created_at=now, expires_at=expires_at))
 
 
+# Built once: every API call checks its token.
+_USER_BY_TOKEN = select(UserRow).join(TokenRow, TokenRow.user_id == UserRow.user_id).where(
+    TokenRow.token_hash == bindparam("token_hash"),
+    TokenRow.expires_at.is_(None) | (TokenRow.expires_at > bindparam("now")),
+)
+
+
 def user_by_token_hash(session: Session, token_hash: str, now: datetime) -> UserRow | None:
     """The owner of an unexpired token with this hash."""
-    return session.scalars(
-        select(UserRow).join(TokenRow, TokenRow.user_id == UserRow.user_id).where(
-            TokenRow.token_hash == token_hash,
-            TokenRow.expires_at.is_(None) | (TokenRow.expires_at > now),
-        )
-    ).first()
+    return session.scalars(_USER_BY_TOKEN, {"token_hash": token_hash, "now": now}).first()
 
 
 def list_tokens(session: Session, user_id: int | None = None) -> list[tuple[TokenRow, str]]:

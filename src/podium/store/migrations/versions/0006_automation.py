@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.run_id", ondelete="CASCADE"),
                   nullable=False),
+        sa.Column("repair_count", sa.Integer, nullable=False),
         sa.Column("task_key", sa.String(100), nullable=False),
         sa.Column("event", sa.String(48), nullable=False),
         sa.Column("channel", sa.String(16), nullable=False),
@@ -56,7 +57,8 @@ def upgrade() -> None:
         sa.Column("sent_at", UTCDateTime, nullable=True),
     )
     op.create_index("ix_notifications_event", "notifications",
-                    ["run_id", "task_key", "event", "channel", "destination"], unique=True)
+                    ["run_id", "repair_count", "task_key", "event", "channel", "destination"],
+                    unique=True)
 
 
 def downgrade() -> None:
