@@ -8,6 +8,8 @@ import asyncio
 import email
 import email.policy
 import json
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiosmtpd.controller import Controller
 
 from podium.engine import Engine
@@ -26,7 +29,7 @@ from podium.services import Podium, cancel_run, get_run, open_podium, repair_run
 from podium.spec import LoadedJob
 from tests.conftest import settings_for
 from tests.integration import server as srv
-from tests.integration.helpers import job, wait_for
+from tests.integration.helpers import PODIUM, job, wait_for
 
 PUBLIC = "http://podium.example:8000"
 ADDRESS = "ops@example.com"
@@ -553,6 +556,26 @@ def test_a_server_mails_a_failure_with_a_link_to_itself(
     body = box.body()
     assert "kaput" in body
     assert f"{server.url}/api/2.2/jobs/runs/get?run_id={run_id}" in body
+
+
+def test_podium_run_without_a_server_sends_its_mail_before_it_exits(
+    home: Path, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    spec = tmp_path / "job.yaml"
+    spec.write_text(yaml.safe_dump({
+        "name": "local", "email_notifications": {"on_failure": [ADDRESS]},
+        "tasks": [{"task_key": "bad", "shell_task": sh("echo kaput; exit 1")}],
+    }))
+    env = {**os.environ, "PODIUM_HOME": str(home), "PODIUM_SMTP__HOST": "127.0.0.1",
+           "PODIUM_SMTP__PORT": str(port)}
+
+    done = subprocess.run([*PODIUM, "run", str(spec)], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+    assert done.returncode == 1, done.stderr
+    assert box.subjects() == ["[Podium] FAILED: local run 1"]
+    assert "kaput" in box.body() and "podium runs show 1" in box.body()
 
 
 def test_a_notification_is_taken_by_one_notifier_and_retaken_after_its_lease(

@@ -163,3 +163,12 @@ def has_health_rules(spec: JobSpec) -> bool:
     return duration_limit(spec.health) is not None or any(
         duration_limit(t.health) is not None for t in spec.tasks
     )
+
+
+def notifies_anyone(spec: JobSpec) -> bool:
+    """Whether the job or any of its tasks names someone to notify."""
+    return any(
+        e is not None or w is not None
+        for e, w in [(spec.email_notifications, spec.webhook_notifications),
+                     *((t.email_notifications, t.webhook_notifications) for t in spec.tasks)]
+    )

@@ -45,6 +45,7 @@ from podium.core import (
 from podium.engine import children, paths, queueing
 from podium.engine.liveness import engine_alive, let_go_here, take_here, this_engine_id, utcnow
 from podium.engine.secrets import RunSecrets
+from podium.engine.watch import RunWatch
 from podium.errors import Conflict
 from podium.executors import (
     AttemptRequest,
@@ -64,6 +65,8 @@ from podium.task_values import VALUES_IN_ENV
 
 L = LifeCycleState
 R = ResultState
+# A run steps when something happens; this bounds how long it sleeps in any case.
+SAFETY_STEP_SECONDS = 5.0
 
 logger = logging.getLogger(__name__)
 
@@ -113,14 +116,24 @@ class Engine:
         self.engine_id = this_engine_id()
         self.free_slots = settings.max_parallel_tasks
         self.cancel_requested = False
+        self.drivers: dict[int, _RunDriver] = {}
+        self.watch = RunWatch(sessions, clock, poll_seconds)
 
     async def close(self) -> None:
         """Release the executor; call once no run is being executed."""
         await self.executor.close()
 
     def request_cancel(self) -> None:
-        """Cancel every run this engine drives (e.g. on Ctrl-C); takes effect next step."""
+        """Cancel every run this engine drives (e.g. on Ctrl-C)."""
         self.cancel_requested = True
+        for driver in self.drivers.values():
+            driver.wake.set()
+
+    def slot_freed(self) -> None:
+        """Wake the runs that have tasks waiting for a free slot."""
+        for driver in self.drivers.values():
+            if driver.ready:
+                driver.wake.set()
 
     async def execute(self, run_id: int) -> ResultState:
         """Run (or resume) ``run_id`` to its end and return its result.
@@ -168,7 +181,9 @@ class _RunDriver:
         self.canceling = False
         self.canceled_by_user = False
         self.timed_out = False
-        self.last_poll = 0.0
+        self.cancel_asked = False  # someone asked to cancel the run (seen by the watch)
+        self.wake = asyncio.Event()  # a reason to take a step before any attempt ends
+        self.ready: list[tuple[int, str]] = []  # set up by _claim
         self.secrets = RunSecrets(engine.settings)
 
     # ---- lifecycle -----------------------------------------------------------------
@@ -179,6 +194,8 @@ class _RunDriver:
             result = self._claim()
             if result is not None:
                 return result
+            self.engine.drivers[self.run_id] = self
+            self.engine.watch.add(self.run_id, self._cancel_asked)
             return await self._steps()
         except BaseException:
             # The engine itself failed (a database error, a bug) or was cancelled: stop
@@ -189,10 +206,15 @@ class _RunDriver:
             await asyncio.gather(*self.inflight, return_exceptions=True)
             raise
         finally:
+            self.engine.drivers.pop(self.run_id, None)
+            self.engine.watch.discard(self.run_id)
             let_go_here(self.run_id)
 
+    def _cancel_asked(self) -> None:
+        self.cancel_asked = True
+        self.wake.set()
+
     async def _steps(self) -> ResultState:
-        loop = asyncio.get_running_loop()
         completed: list[Outcome] = []
         while True:
             now = self.engine.clock()
@@ -201,10 +223,10 @@ class _RunDriver:
                     self._record_outcome(session, outcome, now)
                 if self.engine.cancel_requested and not self.canceling:
                     q.update_run(session, self.run_id, cancel_requested_at=now)
-                    self.last_poll = 0.0
-                if loop.time() - self.last_poll >= self.engine.poll_seconds:
-                    self._poll(session, now)
-                    self.last_poll = loop.time()
+                    self.cancel_asked = True
+                if self.cancel_asked and not self.canceling:
+                    self.canceling = self.canceled_by_user = True
+                    self._begin_terminating(session, R.CANCELED, "canceled by the user", now)
                 self._check_deadline(session, now)
                 self._decide(session, now)
                 starts, again = self._start_ready(session, now)
@@ -247,7 +269,7 @@ class _RunDriver:
                 k: sum(1 for u in self.graph.upstream[k] if not self.states[u].is_terminal)
                 for k in self.states
             }
-            self.ready: list[tuple[int, str]] = []  # heap of PENDING tasks by graph position
+            self.ready = []  # heap of PENDING tasks by graph position
             self.new_pending: list[str] = []  # PENDING since the last start: may need a note
             self.waiting = {k for k, st in self.states.items()
                             if st.life_cycle_state is L.WAITING_FOR_RETRY}
@@ -301,13 +323,6 @@ class _RunDriver:
                                    retry_at=now, message=message), now, attempt=number)
 
     # ---- one step ------------------------------------------------------------------
-    def _poll(self, session: Session, now: datetime) -> None:
-        row = q.get_run(session, self.run_id)
-        if row.cancel_requested_at is not None and not self.canceling:
-            self.canceling = self.canceled_by_user = True
-            self._begin_terminating(session, R.CANCELED, "canceled by the user", now)
-        q.update_run(session, self.run_id, heartbeat_at=now)
-
     def _check_deadline(self, session: Session, now: datetime) -> None:
         limit = self.spec.timeout_seconds
         if limit and not self.canceling and now >= self.started_at + timedelta(seconds=limit):
@@ -574,19 +589,21 @@ class _RunDriver:
         }
 
     async def _wait(self, now: datetime) -> list[Outcome]:
-        timeout = self.engine.poll_seconds
+        """Until an attempt ends, a retry or the job's deadline is due, or something
+        wakes the run (a cancel, a free slot); at most SAFETY_STEP_SECONDS."""
+        timeout = SAFETY_STEP_SECONDS
         wake = next_wakeup({k: self.states[k] for k in self.waiting})
         if wake is not None:
             timeout = min(timeout, max(0.0, (wake - now).total_seconds()))
         if self.spec.timeout_seconds and not self.canceling:
             deadline = self.started_at + timedelta(seconds=self.spec.timeout_seconds)
             timeout = min(timeout, max(0.0, (deadline - now).total_seconds()))
-        if not self.inflight:
-            await asyncio.sleep(timeout)
-            return []
-        done, _ = await asyncio.wait(self.inflight, timeout=timeout,
+        woken = asyncio.ensure_future(self.wake.wait())
+        done, _ = await asyncio.wait([*self.inflight, woken], timeout=timeout,
                                      return_when=asyncio.FIRST_COMPLETED)
-        return [self._outcome_of(future) for future in done]
+        woken.cancel()
+        self.wake.clear()
+        return [self._outcome_of(future) for future in self.inflight if future in done]
 
     def _outcome_of(self, future: asyncio.Task[Outcome]) -> Outcome:
         """The attempt's outcome; a failure of the executor itself is ours, not the
@@ -606,6 +623,7 @@ class _RunDriver:
         outcome = self.secrets.mask_outcome(key, outcome)
         if start.holds_slot:
             self.engine.free_slots += 1
+            self.engine.slot_freed()
         task = self.spec.task(key)
         state = self.states[key]
         result = outcome.result_state

@@ -67,8 +67,11 @@ class Message:
     payload: dict[str, Any]  # the webhook's JSON document
 
 
-def run_page_url(public_url: str, run_id: int) -> str:
-    """The page of a run. The one place that knows its address (the UI will change it)."""
+def run_page_url(public_url: str | None, run_id: int) -> str:
+    """The page of a run. The one place that knows its address (the UI will change it);
+    without a server address (a `podium run` with no ``server.public_url``), "" ."""
+    if not public_url:
+        return ""
     return f"{public_url.rstrip('/')}/api/2.2/jobs/runs/get?run_id={run_id}"
 
 
@@ -108,7 +111,8 @@ def render(facts: RunFacts, task_key: str, event: str, page_url: str, now: datet
         lines += ["", f"Last {len(shown.log_tail)} lines of the log of task {shown.task_key!r} "
                   f"({shown.log_path}):"]
         lines += [f"  | {line}" for line in shown.log_tail]
-    lines += ["", f"Where: host {facts.host}, home {facts.home}", f"Run page: {page_url}"]
+    page = page_url or f"none (no server); `podium runs show {facts.run_id}` on that host"
+    lines += ["", f"Where: host {facts.host}, home {facts.home}", f"Run page: {page}"]
     payload = _payload(facts, task_key, event, page_url, subject, now)
     payload["notification_id"] = notification_id  # the same in each retry of a delivery
     return Message(subject, "\n".join(lines) + "\n", payload)
@@ -117,7 +121,8 @@ def render(facts: RunFacts, task_key: str, event: str, page_url: str, now: datet
 def slack_payload(message: Message) -> dict[str, Any]:
     """A Slack incoming-webhook body: the subject, the link, and what failed."""
     run = message.payload["run"]
-    text = f"*{message.subject}*\n<{message.payload['run_page_url']}|Open run {run['run_id']}>"
+    page = message.payload["run_page_url"]
+    text = f"*{message.subject}*" + (f"\n<{page}|Open run {run['run_id']}>" if page else "")
     failed = [t for t in run["tasks"] if t.get("log_tail") is not None]
     for task in failed:
         text += f"\nTask `{task['task_key']}`: {task['state'].get('state_message', '')}"

@@ -74,7 +74,7 @@ class Notifier:
     Args:
         sessions: session factory of the metadata database.
         settings: ``[smtp]`` and ``[destinations]`` are read from them (once).
-        public_url: the server's address, for links to run pages.
+        public_url: the server's address, for links to run pages (None: no server).
         clock: the current UTC time (health rules are checked against it).
         max_attempts: delivery attempts before a notification is FAILED.
         backoff_seconds: the wait after the first failed attempt; it doubles after each.
@@ -85,7 +85,7 @@ class Notifier:
         self,
         sessions: sessionmaker[Session],
         settings: Settings,
-        public_url: str,
+        public_url: str | None,
         *,
         clock: Callable[[], datetime] = utcnow,
         max_attempts: int = 4,

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from podium.core import TERMINAL, LifeCycleState, ResultState, plan_repair
+from podium.core.notify import has_health_rules, notifies_anyone
 from podium.engine import (
     Engine,
     RunEvent,
@@ -27,10 +28,11 @@ from podium.engine import (
     utcnow,
 )
 from podium.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from podium.notify import Notifier
 from podium.services import jobs
 from podium.services.auth import Principal, local_principal
 from podium.services.context import Podium
-from podium.services.views import notification_dict, output_dict, run_dict
+from podium.services.views import notification_dict, output_dict, run_dict, stored_spec
 from podium.spec import JobSpec, LoadedJob
 from podium.store import AttemptRow, JobRow, RunRow, audit, notifications
 from podium.store import jobs as job_queries
@@ -159,19 +161,57 @@ def execute_run(
         on_event: called with each committed state change.
         cancel_on_signals: SIGINT/SIGTERM cancel the run cleanly instead of killing us.
     """
-    engine = Engine(podium.sessions, podium.settings, on_event=on_event)
+    with podium.sessions() as session:
+        spec = stored_spec(q.get_run(session, run_id).spec_json)
+    notifier = None
+    if notifies_anyone(spec) or has_health_rules(spec):
+        notifier = Notifier(podium.sessions, podium.settings, podium.settings.public_url)
+    engine = Engine(podium.sessions, podium.settings,
+                    on_event=_both(on_event, notifier.on_event if notifier else None))
 
     async def drive() -> ResultState:
         if cancel_on_signals:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, engine.request_cancel)
+        notifying = asyncio.create_task(notifier.run()) if notifier else None
         try:
             return await engine.execute(run_id)
         finally:
             await engine.close()
+            if notifier and notifying:
+                await _deliver_before_exit(notifier, notifying)
 
     return asyncio.run(drive())
+
+
+# How long a `podium run` waits after its run for its notifications to be delivered;
+# what is not sent by then is left PENDING for a server (or the next run) to send.
+NOTIFY_WAIT_SECONDS = 30.0
+
+
+async def _deliver_before_exit(notifier: Notifier, notifying: asyncio.Task[None]) -> None:
+    deadline = asyncio.get_running_loop().time() + NOTIFY_WAIT_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        if await asyncio.to_thread(notifier.settled):
+            break
+        await asyncio.sleep(0.05)
+    notifying.cancel()
+    await asyncio.gather(notifying, return_exceptions=True)
+    await notifier.close()
+
+
+def _both(
+    first: Callable[[RunEvent], None] | None, second: Callable[[RunEvent], None] | None
+) -> Callable[[RunEvent], None] | None:
+    if first is None or second is None:
+        return first or second
+
+    def both(event: RunEvent) -> None:
+        first(event)
+        second(event)
+
+    return both
 
 
 def _run_for(session: Session, run_id: int, actor: Principal | None, level: str) -> RunRow:

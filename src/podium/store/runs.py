@@ -188,6 +188,18 @@ def count_runs(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(RunRow)) or 0
 
 
+def cancel_requested_among(session: Session, run_ids: list[int]) -> list[int]:
+    """Which of ``run_ids`` someone asked to cancel."""
+    return list(session.scalars(select(RunRow.run_id).where(
+        RunRow.run_id.in_(run_ids), RunRow.cancel_requested_at.is_not(None)
+    )))
+
+
+def beat(session: Session, run_ids: list[int], now: datetime) -> None:
+    """Refresh the heartbeat of the runs an engine drives."""
+    session.execute(update(RunRow).where(RunRow.run_id.in_(run_ids)).values(heartbeat_at=now))
+
+
 def request_cancel(session: Session, run_id: int, now: datetime) -> None:
     """Ask the engine running ``run_id`` to cancel it (no-op once it ended or was asked)."""
     session.execute(
