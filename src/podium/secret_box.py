@@ -33,9 +33,10 @@ class SecretBox:
     def encrypt(self, value: str) -> bytes:
         return self._fernet.encrypt(value.encode())
 
-    def decrypt(self, ciphertext: bytes) -> str:
+    def decrypt(self, ciphertext: bytes, ttl_seconds: int | None = None) -> str:
+        """The value; with ``ttl_seconds``, only if it was encrypted that recently."""
         try:
-            return self._fernet.decrypt(ciphertext).decode()
+            return self._fernet.decrypt(ciphertext, ttl=ttl_seconds).decode()
         except InvalidToken:
             raise InternalError(
                 "a stored secret cannot be decrypted with this key: the secret key "

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from podium import __version__
+from podium import __version__, ui
 from podium.api import admin, docs, errors, extras, jobs
 from podium.services import Podium
 
@@ -47,6 +47,8 @@ def create_app(
     app.include_router(admin.router, tags=["permissions, secrets, tokens"])
     app.include_router(extras.router, tags=["podium"])
 
+    ui.install(app)
+
     @app.get("/.well-known/databricks-config", include_in_schema=False)
     def host_metadata() -> dict[str, Any]:
         return {"oidc_endpoint": ""}  # no OAuth here: clients use their token as given
@@ -68,7 +70,9 @@ class JsonBodies:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        if scope["method"] in ("POST", "PUT", "PATCH") and not headers.get(
+        if scope["path"].startswith("/api/") and scope["method"] in (
+            "POST", "PUT", "PATCH"
+        ) and not headers.get(
             b"content-type", b""
         ).startswith(b"application/json"):
             headers[b"content-type"] = b"application/json"

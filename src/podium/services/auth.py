@@ -82,8 +82,17 @@ def authenticate(podium: Podium, token: str | None) -> Principal:
             "no token: send the header 'Authorization: Bearer <token>'; "
             "make a token with `podium token create`"
         )
+    return authenticate_hash(podium, hash_token(token))
+
+
+def authenticate_hash(podium: Podium, token_hash: str) -> Principal:
+    """The principal of the token with this hash (a UI session keeps only the hash).
+
+    Raises:
+        Unauthenticated: the token is unknown, revoked or expired.
+    """
     with podium.sessions() as session:
-        user = q.user_by_token_hash(session, hash_token(token), utcnow())
+        user = q.user_by_token_hash(session, token_hash, utcnow())
     if user is None:
         raise Unauthenticated("the token is not valid: unknown, revoked or expired")
     return Principal(user.user_name, user.is_admin)
