@@ -16,9 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-# Runs the seed pipeline on its embedded defaults.
+# The first minute: a server on the embedded defaults with the seed pipeline (and the
+# UI's job templates) stored as jobs; runs the seed pipeline once and prints the address
+# to open and a sign-in token. Blocks until Ctrl-C.
 run: install
-	$(BIN)/podium run examples/seed_pipeline.yaml
+	$(BIN)/podium server --demo
 
 test: install
 	$(BIN)/python -m pytest

@@ -55,3 +55,16 @@ def test_schedules_benchmark_runs_and_reports() -> None:
     assert out["latency"]["to_first_task_start"]["n"] >= 2
     assert out["scheduler_alone"]["to_run_recorded"]["n"] == 5
     assert out["with_engine"]["to_first_task_start"]["n"] == 3
+
+
+def test_ui_benchmark_times_every_page() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.ui", "--tasks", "12", "--runs", "30", "--requests", "2",
+         "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    pages = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert [p["page"] for p in pages] == ["/jobs", "/jobs/1", "/runs", "/runs/31"]
+    for p in pages:
+        assert p["requests"] == 2 and p["median_ms"] > 0 and p["kb"] > 0, p

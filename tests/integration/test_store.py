@@ -141,3 +141,29 @@ def test_upgrading_a_home_whose_ids_overlap_starts_new_ids_above_all(tmp_path: P
     upgrade(engine)
     with Session(engine) as session, session.begin():
         assert q.next_run_id(session) == 41
+
+
+def test_last_runs_by_job_takes_the_newest_top_level_runs_of_each_job(
+    any_podium: Podium,
+) -> None:
+    from podium.services.runs import last_runs_by_job
+    from podium.store import jobs as job_queries
+
+    now = datetime.now(UTC)
+    made: dict[int, list[int]] = {}
+    with any_podium.sessions.begin() as session:
+        for name, count in (("a", 5), ("b", 2), ("c", 0)):
+            job = job_queries.create_job(session, name, '{"name": "x"}', "u", now, ".")
+            made[job.job_id] = [
+                q.insert_run(session, job_id=job.job_id, run_name=name, spec_json="{}",
+                             source_dir=".", parameters={}, task_keys=["t"], now=now)
+                for _ in range(count)
+            ]
+        a = min(made)
+        q.insert_run(session, job_id=a, run_name="child", spec_json="{}", source_dir=".",
+                     parameters={}, task_keys=["t"], now=now,
+                     parent=(made[a][0], "t", None))
+    found = last_runs_by_job(any_podium, None, list(made), 3)
+    assert {j: [r["run_id"] for r in runs] for j, runs in found.items()} == {
+        j: sorted(ids, reverse=True)[:3] for j, ids in made.items()
+    }

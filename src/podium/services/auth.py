@@ -98,6 +98,19 @@ def authenticate_hash(podium: Podium, token_hash: str) -> Principal:
     return Principal(user.user_name, user.is_admin)
 
 
+def list_users(podium: Podium, actor: Principal) -> list[dict[str, Any]]:
+    """Every user, oldest first: name, whether an admin, when created (admins only).
+
+    Raises:
+        PermissionDenied: ``actor`` is not an admin.
+    """
+    if not actor.is_admin:
+        raise PermissionDenied("only admins may list the users")
+    with podium.sessions() as session:
+        return [{"user_name": u.user_name, "is_admin": u.is_admin,
+                 "creation_time": millis(u.created_at)} for u in q.list_users(session)]
+
+
 def list_tokens(podium: Podium, actor: Principal) -> list[dict[str, Any]]:
     """Tokens (an admin sees all, a user their own), without their text."""
     with podium.sessions() as session:

@@ -285,6 +285,52 @@ def list_runs(
         return {"runs": runs, "has_more": len(rows) > limit}
 
 
+def last_runs_by_job(podium: Podium, actor: Principal | None, job_ids: list[int], n: int
+                     ) -> dict[int, list[dict[str, Any]]]:
+    """The ``n`` newest top-level runs of each of ``job_ids`` the actor may see, newest
+    first, in the ``runs/list`` shape (without tasks): one query for all the jobs, for a
+    list of jobs with their last runs. A job with no runs (or not visible) maps to []."""
+    if not 1 <= n <= 1000:
+        raise InvalidArgument(f"n: must be between 1 and 1000, got {n}")
+    with podium.sessions() as session:
+        visible = jobs.visible_jobs(session, actor) if actor else None
+        wanted = [j for j in job_ids if visible is None or j in visible]
+        found = q.last_runs_by_job(session, wanted, n)
+        return {j: [run_dict(r) for r in found.get(j, [])] for j in job_ids}
+
+
+def runs_matrix(podium: Podium, actor: Principal | None, job_id: int, n: int
+                ) -> list[dict[str, Any]]:
+    """The ``n`` newest top-level runs of the job, newest first, in the ``runs/list``
+    shape, each with a lean ``tasks`` list (``task_key``, ``state``,
+    ``execution_duration`` only): a runs matrix of a job with hundreds of tasks in two
+    queries, not two per run.
+
+    Raises:
+        NotFound: no such job, or one the actor may not see.
+    """
+    if not 1 <= n <= 1000:
+        raise InvalidArgument(f"n: must be between 1 and 1000, got {n}")
+    with podium.sessions() as session:
+        if actor is not None:
+            jobs.require(session, actor, job_id, jobs.VIEW)
+        rows = q.last_runs_by_job(session, [job_id], n).get(job_id, [])
+        states = q.task_states(session, [r.run_id for r in rows])
+        out = []
+        for row in rows:
+            run = run_dict(row)
+            run["tasks"] = [
+                {"task_key": key,
+                 "state": {"life_cycle_state": life, **({"result_state": result}
+                                                        if result else {})},
+                 "execution_duration": int((ended - started).total_seconds() * 1000)
+                 if started and ended else 0}
+                for key, life, result, started, ended in states.get(row.run_id, [])
+            ]
+            out.append(run)
+        return out
+
+
 def from_millis(value: int | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
 

@@ -100,7 +100,10 @@ def list_runs(
 ) -> list[RunRow]:
     """Runs, newest first; ``top_level`` leaves out child runs, ``job_ids`` limits the
     runs to those jobs."""
-    query = select(RunRow).order_by(RunRow.run_id.desc()).limit(limit).offset(offset)
+    # The page's ids first, then their rows: sorting whole rows (each holds its job's
+    # spec) to keep a page of them reads every matching run, 10,000 runs of a big job
+    # being hundreds of megabytes; the ids alone come from an index.
+    query = select(RunRow.run_id).order_by(RunRow.run_id.desc()).limit(limit).offset(offset)
     if job_id is not None:
         query = query.where(RunRow.job_id == job_id)
     if job_ids is not None:
@@ -115,7 +118,49 @@ def list_runs(
         query = query.where(RunRow.created_at < created_to)
     if top_level:
         query = query.where(RunRow.parent_run_id.is_(None))
-    return list(session.scalars(query))
+    ids = list(session.scalars(query))
+    if not ids:
+        return []
+    return list(session.scalars(
+        select(RunRow).where(RunRow.run_id.in_(ids)).order_by(RunRow.run_id.desc())))
+
+
+def last_runs_by_job(session: Session, job_ids: Collection[int], n: int
+                     ) -> dict[int, list[RunRow]]:
+    """The ``n`` newest top-level runs of each job in ``job_ids``, newest first, in one
+    query (a window function: SQLite 3.25+ and PostgreSQL); a job with no runs is left
+    out."""
+    if not job_ids or n < 1:
+        return {}
+    ranked = (
+        select(RunRow.run_id, func.row_number().over(
+            partition_by=RunRow.job_id, order_by=RunRow.run_id.desc()).label("rank"))
+        .where(RunRow.job_id.in_(list(job_ids)), RunRow.parent_run_id.is_(None))
+        .subquery()
+    )
+    query = (select(RunRow).join(ranked, ranked.c.run_id == RunRow.run_id)
+             .where(ranked.c.rank <= n).order_by(RunRow.job_id, RunRow.run_id.desc()))
+    out: dict[int, list[RunRow]] = {}
+    for row in session.scalars(query):
+        out.setdefault(row.job_id, []).append(row)
+    return out
+
+
+def task_states(session: Session, run_ids: Collection[int]
+                ) -> dict[int, list[tuple[str, str, str | None, datetime | None,
+                                          datetime | None]]]:
+    """Each run's task runs as (task_key, life_cycle_state, result_state, started_at,
+    ended_at), in the order they were recorded, in one query: what a runs matrix shows,
+    without the rest of each task run."""
+    if not run_ids:
+        return {}
+    query = (select(TaskRunRow.run_id, TaskRunRow.task_key, TaskRunRow.life_cycle_state,
+                    TaskRunRow.result_state, TaskRunRow.started_at, TaskRunRow.ended_at)
+             .where(TaskRunRow.run_id.in_(list(run_ids))).order_by(TaskRunRow.id))
+    out: dict[int, list[tuple[str, str, str | None, datetime | None, datetime | None]]] = {}
+    for run_id, key, life, result, started, ended in session.execute(query):
+        out.setdefault(run_id, []).append((key, life, result, started, ended))
+    return out
 
 
 def find_run_by_token(session: Session, job_id: int, token: str) -> RunRow | None:

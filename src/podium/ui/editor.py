@@ -1,7 +1,392 @@
-"""(being built)"""
+"""The visual job editor (``/build``) and the template gallery (``/templates``).
+
+The editor has two panes that stay in sync: a YAML text and a visual pane (the task
+graph, a small form per task, the job's own fields). Both conversions happen here, in
+Python: YAML → visual pane (``POST /build/preview``) and form → YAML (``POST /build/form``,
+which starts from the YAML, so fields the form does not show are kept). Validation
+messages come from the same validator as the API; saving goes through the job services.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import shlex
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from podium.errors import InvalidJobSpec, NotFound, PermissionDenied, PodiumError, Problem
+from podium.services import Podium
+from podium.services import jobs as job_services
+from podium.spec import ConditionOp
+from podium.ui.app import HERE, page, templates
+from podium.ui.graph import graph_elements, task_type
+from podium.ui.session import check_csrf, viewer
 
 router = APIRouter(include_in_schema=False)
+
+TEMPLATES_DIR = HERE / "job_templates"
+TASK_TYPES = ("shell_task", "spark_python_task", "notebook_task", "sql_task", "http_task",
+              "python_function_task", "condition_task")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+OPS = tuple(op.value for op in ConditionOp)
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+CHECKBOXES_UP_TO = 20  # tasks; a bigger job names its dependencies in a text field
+NEW_JOB: dict[str, Any] = {"name": "new_job", "tasks": [
+    {"task_key": "first", "shell_task": {"command": ["echo", "hello"]}}]}
+
+
+# ---- YAML <-> settings ------------------------------------------------------------------
+def to_yaml(settings: dict[str, Any]) -> str:
+    """``settings`` as YAML, the tasks last (the job's own fields read first)."""
+    ordered = {k: v for k, v in settings.items() if k != "tasks"}
+    if "tasks" in settings:
+        ordered["tasks"] = settings["tasks"]
+    return yaml.dump(ordered, Dumper=DUMPER, sort_keys=False, allow_unicode=True, width=100)
+
+
+def parse_yaml(text: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The settings in ``text``, or None with the problem that stops reading it."""
+    try:
+        data = yaml.load(text, Loader=LOADER)  # a safe loader (C or Python)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        loc = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        return None, [Problem("yaml-syntax", loc, f"not valid YAML: "
+                              f"{getattr(exc, 'problem', None) or exc}",
+                              "fix the YAML text; the visual pane follows it")]
+    if not isinstance(data, dict):
+        return None, [Problem("not-a-mapping", "", "the job spec must be a mapping of "
+                              "fields (name, tasks, ...)", "start with 'name: my_job'")]
+    return data, []
+
+
+def problems_of(settings: dict[str, Any]) -> list[Problem]:
+    """What the API's validator says of ``settings`` (nothing when it is valid)."""
+    try:
+        job_services.validate_settings(settings)
+    except InvalidJobSpec as exc:
+        return list(exc.problems)
+    return []
+
+
+# ---- settings -> the visual pane --------------------------------------------------------
+def task_view(task: dict[str, Any]) -> dict[str, Any]:
+    """What a task's form shows: its key, type and the type's main fields."""
+    kind = next((t for t in TASK_TYPES if isinstance(task.get(t), dict)), "")
+    other = "" if kind else (task_type(task) + "_task" if task_type(task) else "")
+    body = task.get(kind) or {}
+    command = body.get("command")
+    sql_query = (body.get("query") or {}).get("query_text", "") if kind == "sql_task" else ""
+    sql_file = (body.get("file") or {}).get("path", "") if kind == "sql_task" else ""
+    return {
+        "key": str(task.get("task_key", "")), "type": kind, "other": other,
+        "command": shlex.join(str(c) for c in command) if isinstance(command, list)
+        else str(command or ""),
+        "python_file": body.get("python_file", ""), "notebook_path": body.get(
+            "notebook_path", ""), "query": sql_query, "file": sql_file,
+        "url": body.get("url", ""), "method": body.get("method", "GET"),
+        "function": body.get("function", ""), "left": body.get("left", ""),
+        "op": body.get("op", "EQUAL_TO"), "right": body.get("right", ""),
+        "deps": [str(d.get("task_key", "")) for d in task.get("depends_on") or []
+                 if isinstance(d, dict)],
+    }
+
+
+def job_view(settings: dict[str, Any]) -> dict[str, Any]:
+    schedule = settings.get("schedule") or {}
+    email = settings.get("email_notifications") or {}
+    return {
+        "name": settings.get("name", ""),
+        "cron": schedule.get("quartz_cron_expression", ""),
+        "timezone": schedule.get("timezone_id", "UTC"),
+        "parameters": "\n".join(f"{p.get('name', '')}={p.get('default', '')}"
+                                for p in settings.get("parameters") or []
+                                if isinstance(p, dict)),
+        "on_failure": ", ".join(str(a) for a in email.get("on_failure") or []),
+    }
+
+
+def visual_context(text: str) -> dict[str, Any]:
+    """Everything the visual pane shows for the YAML ``text``."""
+    settings, problems = parse_yaml(text)
+    if settings is None:
+        return {"readable": False, "problems": problems, "tasks": [], "job": {},
+                "graph": [], "yaml": text}
+    raw_tasks = settings.get("tasks")
+    tasks = [t for t in raw_tasks if isinstance(t, dict)] if isinstance(raw_tasks, list) else []
+    return {
+        "readable": True, "problems": problems_of(settings), "job": job_view(settings),
+        "tasks": [task_view(t) for t in tasks], "graph": graph_elements(tasks), "yaml": text,
+    }
+
+
+# ---- the form -> settings ---------------------------------------------------------------
+def _field(form: FormData, name: str) -> str:
+    return str(form.get(name, "")).strip()
+
+
+def _task_body(kind: str, old: dict[str, Any], form: FormData, p: str) -> dict[str, Any]:
+    """The ``*_task`` object for ``kind`` with the form's main fields over ``old``."""
+    body = dict(old)
+    if kind == "shell_task":
+        try:
+            body["command"] = shlex.split(_field(form, p + "command"))
+        except ValueError:
+            body["command"] = [_field(form, p + "command")]
+    elif kind == "spark_python_task":
+        body["python_file"] = _field(form, p + "python_file")
+    elif kind == "notebook_task":
+        body["notebook_path"] = _field(form, p + "notebook_path")
+    elif kind == "sql_task":
+        body.pop("query", None)
+        body.pop("file", None)
+        if path := _field(form, p + "file"):
+            body["file"] = {**(old.get("file") or {}), "path": path}
+        else:
+            body["query"] = {"query_text": _field(form, p + "query")}
+    elif kind == "http_task":
+        body["url"] = _field(form, p + "url")
+        method = _field(form, p + "method") or "GET"
+        if method == "GET":
+            body.pop("method", None)
+        else:
+            body["method"] = method
+    elif kind == "python_function_task":
+        body["function"] = _field(form, p + "function")
+    elif kind == "condition_task":
+        body.update(op=_field(form, p + "op") or "EQUAL_TO", left=_field(form, p + "left"),
+                    right=_field(form, p + "right"))
+    return body
+
+
+def apply_form(form: FormData) -> dict[str, Any]:
+    """The settings of the form: the YAML it carries with the visual pane's fields applied,
+    then its ``action`` (``add``, or ``remove:<i>``)."""
+    settings, _ = parse_yaml(str(form.get("yaml", "")))
+    settings = dict(settings or {})
+    found = settings.get("tasks")
+    old_tasks: list[Any] = found if isinstance(found, list) else []
+    count = int(_field(form, "count") or 0) if _field(form, "count").isdigit() else 0
+    renamed = {_field(form, f"t{i}.old"): _field(form, f"t{i}.key") for i in range(count)}
+    tasks: list[dict[str, Any]] = []
+    for i in range(count):
+        p = f"t{i}."
+        old = old_tasks[i] if i < len(old_tasks) and isinstance(old_tasks[i], dict) else {}
+        task = dict(old)
+        task["task_key"] = _field(form, p + "key")
+        kind = _field(form, p + "type")
+        if kind in TASK_TYPES:
+            current = old.get(kind)
+            body: dict[str, Any] = current if isinstance(current, dict) else {}
+            for name in list(task):
+                if name.endswith("_task") and name != kind and isinstance(task[name], dict):
+                    del task[name]  # the type changed
+            task[kind] = _task_body(kind, body, form, p)
+        outcomes = {str(d.get("task_key")): d for d in old.get("depends_on") or []
+                    if isinstance(d, dict)}
+        deps = []
+        ups = [str(u) for u in form.getlist(p + "deps")]
+        if p + "deps_text" in form:
+            ups = [u.strip() for u in _field(form, p + "deps_text").split(",") if u.strip()]
+        for up in ups:
+            key = renamed.get(up, up)
+            before = outcomes.get(up, {})
+            deps.append({**before, "task_key": key})
+        task.pop("depends_on", None)
+        if deps:  # keep depends_on right after task_key, as people write it
+            task = {"task_key": task.pop("task_key"), "depends_on": deps, **task}
+        tasks.append(task)
+    if count or "tasks" in settings:
+        settings["tasks"] = tasks
+    _apply_job_fields(settings, form)
+    _apply_action(settings, _field(form, "action"))
+    return settings
+
+
+def _apply_job_fields(settings: dict[str, Any], form: FormData) -> None:
+    if "name" in form:
+        settings["name"] = _field(form, "name")
+    if "cron" in form:
+        cron = _field(form, "cron")
+        if cron:
+            settings["schedule"] = {**(settings.get("schedule") or {}),
+                                    "quartz_cron_expression": cron,
+                                    "timezone_id": _field(form, "timezone") or "UTC"}
+        else:
+            settings.pop("schedule", None)
+    if "parameters" in form:
+        params = []
+        for line in str(form.get("parameters", "")).splitlines():
+            if line.strip():
+                name, _, default = line.partition("=")
+                params.append({"name": name.strip(), "default": default.strip()})
+        if params:
+            settings["parameters"] = params
+        else:
+            settings.pop("parameters", None)
+    if "on_failure" in form:
+        email = dict(settings.get("email_notifications") or {})
+        to = [a.strip() for a in _field(form, "on_failure").split(",") if a.strip()]
+        if to:
+            email["on_failure"] = to
+        else:
+            email.pop("on_failure", None)
+        if email:
+            settings["email_notifications"] = email
+        else:
+            settings.pop("email_notifications", None)
+
+
+def _apply_action(settings: dict[str, Any], action: str) -> None:
+    tasks: list[dict[str, Any]] = settings.setdefault("tasks", [])
+    if action == "add":
+        keys = {t.get("task_key") for t in tasks}
+        n = len(tasks) + 1
+        while f"task_{n}" in keys:
+            n += 1
+        tasks.append({"task_key": f"task_{n}", "shell_task": {"command": ["echo", "hello"]}})
+    elif action.startswith("remove:") and action[7:].isdigit():
+        i = int(action[7:])
+        if i < len(tasks):
+            gone = tasks.pop(i).get("task_key")
+            for task in tasks:
+                deps = [d for d in task.get("depends_on") or [] if d.get("task_key") != gone]
+                if deps:
+                    task["depends_on"] = deps
+                else:
+                    task.pop("depends_on", None)
+
+
+# ---- pages ------------------------------------------------------------------------------
+def _editor(request: Request, text: str, job_id: int | None, status: int = 200,
+            error: str = "") -> HTMLResponse:
+    user = viewer(request)
+    return page(request, "editor.html", status, user=user, section="build", job_id=job_id,
+                error=error, types=TASK_TYPES, methods=METHODS, ops=OPS,
+                checkboxes_up_to=CHECKBOXES_UP_TO,
+                **visual_context(text))
+
+
+@router.get("/build")
+def new_job(request: Request) -> HTMLResponse:
+    return _editor(request, to_yaml(NEW_JOB), None)
+
+
+@router.get("/build/{job_id}")
+def edit_job(request: Request, job_id: int) -> HTMLResponse:
+    user = viewer(request)
+    try:
+        job = job_services.get_job(request.app.state.podium, job_id, user)
+    except PodiumError as exc:
+        status = 404 if isinstance(exc, NotFound) else 403
+        return page(request, "error.html", status, user=user, title="Cannot edit",
+                    message=str(exc))
+    return _editor(request, to_yaml(job["settings"]), job_id)
+
+
+def _pane(request: Request, text: str, with_yaml: bool) -> HTMLResponse:
+    return templates.TemplateResponse(request, "_editor_visual.html", {
+        "types": TASK_TYPES, "methods": METHODS, "ops": OPS, "with_yaml": with_yaml,
+        "checkboxes_up_to": CHECKBOXES_UP_TO,
+        **visual_context(text)})
+
+
+@router.post("/build/preview")
+async def preview(request: Request) -> HTMLResponse:
+    """The visual pane and the validation messages for the posted YAML."""
+    viewer(request)
+    await check_csrf(request)
+    form = await request.form()
+    return _pane(request, str(form.get("yaml", "")), with_yaml=False)
+
+
+@router.post("/build/form")
+async def from_form(request: Request) -> HTMLResponse:
+    """The YAML of the posted visual form (and its action), with the visual pane."""
+    viewer(request)
+    await check_csrf(request)
+    form = await request.form()
+    if not parse_yaml(str(form.get("yaml", "")))[0] and form.get("yaml"):
+        return _pane(request, str(form.get("yaml", "")), with_yaml=False)
+    return _pane(request, to_yaml(apply_form(form)), with_yaml=True)
+
+
+@router.post("/build/save")
+async def save_new(request: Request) -> Response:
+    """Create the job of the YAML; the viewer owns it."""
+    return await save(request, None)
+
+
+@router.post("/build/{job_id}/save")
+async def save(request: Request, job_id: int | None) -> Response:
+    """Create the job of the YAML (the viewer owns it) or reset job ``job_id`` to it."""
+    user = viewer(request)
+    await check_csrf(request)
+    form = await request.form()
+    text = str(form.get("yaml", ""))
+    settings, problems = parse_yaml(text)
+    podium: Podium = request.app.state.podium
+    try:
+        if settings is None:
+            raise InvalidJobSpec(problems, "yaml")
+        if job_id is None:
+            job_id = await run_in_threadpool(job_services.create_job, podium, settings, user)
+        else:
+            await run_in_threadpool(job_services.reset_job, podium, job_id, settings, user)
+    except InvalidJobSpec as exc:
+        return _editor(request, text, job_id, 400,
+                       f"Not saved: {len(exc.problems)} problem(s), listed below.")
+    except (PermissionDenied, NotFound) as exc:
+        return _editor(request, text, job_id, 403, f"Not saved: {exc}")
+    except PodiumError as exc:
+        return _editor(request, text, job_id, 400, f"Not saved: {exc}")
+    return RedirectResponse(f"/jobs/{job_id}", 303)
+
+
+# ---- templates --------------------------------------------------------------------------
+def job_templates() -> list[dict[str, Any]]:
+    """The gallery: each template's id (its file's stem), settings and summary."""
+    found = []
+    for path in sorted(TEMPLATES_DIR.glob("*.yaml")):
+        settings = yaml.safe_load(path.read_text())
+        found.append({"id": path.stem, "settings": settings, "name": settings["name"],
+                      "description": settings.get("description", ""),
+                      "tasks": len(settings.get("tasks") or []),
+                      "types": sorted({task_type(t) for t in settings.get("tasks") or []})})
+    return found
+
+
+def template_path(template_id: str) -> Path | None:
+    path = TEMPLATES_DIR / f"{template_id}.yaml"
+    return path if template_id.replace("_", "").isalnum() and path.is_file() else None
+
+
+@router.get("/templates")
+def gallery(request: Request) -> HTMLResponse:
+    user = viewer(request)
+    return page(request, "templates_gallery.html", user=user, section="templates",
+                items=job_templates())
+
+
+@router.post("/templates/{template_id}/use")
+async def use_template(request: Request, template_id: str) -> Response:
+    """Create a job from the template; open it in the editor."""
+    user = viewer(request)
+    await check_csrf(request)
+    path = template_path(template_id)
+    if path is None:
+        return page(request, "error.html", 404, user=user, title="Not found",
+                    message=f"no template {template_id!r}")
+    try:
+        job_id = await run_in_threadpool(job_services.create_job, request.app.state.podium,
+                                         yaml.safe_load(path.read_text()), user)
+    except PodiumError as exc:
+        return page(request, "error.html", 400, user=user, title="Cannot do that",
+                    message=str(exc))
+    return RedirectResponse(f"/build/{job_id}", 303)

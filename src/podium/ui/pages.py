@@ -157,11 +157,9 @@ def jobs_page(request: Request, q: str = "", sort: str = "name", desc: str = "",
         jobs = [j for j in jobs if needle in str(j["settings"].get("name", "")).lower()
                 or any(needle in f"{k}:{v}".lower()
                        for k, v in (j["settings"].get("tags") or {}).items())]
-    rows = [
-        _job_row(j, run_services.list_runs(podium, LAST_RUNS, actor=user, job_id=j["job_id"],
-                                           top_level=True)["runs"])
-        for j in jobs
-    ]
+    last = run_services.last_runs_by_job(podium, user, [j["job_id"] for j in jobs],
+                                         LAST_RUNS)  # one query for every job's squares
+    rows = [_job_row(j, last[j["job_id"]]) for j in jobs]
     rows.sort(key=SORTS[sort], reverse=descending)
     return page(request, "jobs.html", user=user, section="jobs", jobs=rows, q=q,
                 sort=sort, desc=descending, total=total)
@@ -207,8 +205,8 @@ def job_page(request: Request, job_id: int) -> HTMLResponse:
         job = job_services.get_job(podium, job_id, user)
         acl = job_services.get_permissions(podium, job_id, user)
         versions = job_services.job_versions(podium, job_id, user)
-        runs = run_services.list_runs(podium, MATRIX_RUNS, actor=user, job_id=job_id,
-                                      expand_tasks=True, top_level=True)["runs"]
+        # Only what the matrix shows, in two queries (a job may have hundreds of tasks).
+        runs = run_services.runs_matrix(podium, user, job_id, MATRIX_RUNS)
     except PodiumError as exc:
         return _failure(request, user, exc)
     settings = job["settings"]
