@@ -94,3 +94,13 @@ def running(home: Path, cwd: Path, **env: str) -> Iterator[Server]:
         yield server
     finally:
         stop(server)
+
+
+@contextmanager
+def running_cleanly(home: Path, cwd: Path, **env: str) -> Iterator[Server]:
+    """``running``, then fail if the server's log holds a traceback: no request may have
+    failed inside the server, whatever the tests saw of it."""
+    with running(home, cwd, **env) as server:
+        yield server
+    log = server.log.read_text()
+    assert "Traceback" not in log, log

@@ -51,12 +51,7 @@ def logs(podium: PodiumDep, actor: Caller, run_id: int, task_key: str,
         raise InvalidArgument(f"offset: must not be negative, got {offset}")
     path = runs.log_path(podium, run_id, task_key, attempt, actor)
     running = attempt is None and runs.attempt_running(podium, run_id, task_key, actor)
-    try:
-        with open(path, "rb") as log:
-            log.seek(offset)
-            data = log.read(MAX_LOG_CHUNK)
-    except FileNotFoundError:
-        data = b""
+    data = runs.read_log(path, offset, MAX_LOG_CHUNK)
     return Response(data, media_type="text/plain; charset=utf-8", headers={
         "X-Podium-Log-Offset": str(offset + len(data)),
         "X-Podium-Running": "true" if running else "false",

@@ -481,6 +481,16 @@ def log_path(
         return Path(_find_attempt(session, run_id, task_key, attempt).log_path)
 
 
+def read_log(path: Path, offset: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the log at ``path`` from byte ``offset`` (none yet: b"")."""
+    try:
+        with open(path, "rb") as log:
+            log.seek(offset)
+            return log.read(limit)
+    except FileNotFoundError:
+        return b""
+
+
 def get_output(
     podium: Podium, run_id: int, task_key: str, attempt: int | None = None,
     actor: Principal | None = None,

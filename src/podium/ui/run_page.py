@@ -301,12 +301,7 @@ def _log_part(podium: Podium, user: Principal, run_id: int, task: dict[str, Any]
     running = attempt["state"]["life_cycle_state"] not in TERMINAL_NAMES
     path = run_service.log_path(podium, run_id, task["task_key"], attempt["attempt_number"],
                                 user)
-    try:
-        with open(path, "rb") as log:
-            log.seek(offset)
-            data = log.read(LOG_CHUNK)
-    except FileNotFoundError:
-        data = b""
+    data = run_service.read_log(path, offset, LOG_CHUNK)
     more = len(data) == LOG_CHUNK
     if running or more:  # hold back an unfinished last line until it is complete
         cut = data.rfind(b"\n") + 1
