@@ -74,11 +74,13 @@ def signed_in(browser: Browser) -> Iterator[SignIn]:
 
 def shoot(page: Page, name: str, publish: bool = False) -> Path:
     """Save a screenshot of ``page`` as ``tests/artifacts/<name>.png``; with ``publish``
-    also as ``docs/screenshots/<name>.png`` (for the README)."""
+    and PODIUM_TEST_SCREENSHOTS=docs in the environment also as
+    ``docs/screenshots/<name>.png`` (for the README: a plain test run leaves the
+    repository's files alone)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    if publish:
+    if publish and os.environ.get("PODIUM_TEST_SCREENSHOTS") == "docs":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
