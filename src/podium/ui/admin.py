@@ -13,14 +13,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from podium.errors import InvalidArgument, NotFound, PermissionDenied, PodiumError
+from podium.errors import InvalidArgument, PermissionDenied, PodiumError
 from podium.notify import destinations, smtp_config
 from podium.services import Podium, Principal
 from podium.services import audit as audit_services
 from podium.services import auth as auth_services
 from podium.services import secrets as secret_services
 from podium.services.auth import ADMINS, USERS
-from podium.ui.app import page
+from podium.ui.app import error_page, page
 from podium.ui.session import check_csrf, viewer
 
 router = APIRouter(include_in_schema=False)
@@ -52,16 +52,6 @@ def _show(request: Request, name: str, user: Principal, tab: str, status: int = 
     return response
 
 
-def _failure(request: Request, user: Principal | None, exc: PodiumError) -> HTMLResponse:
-    """The error page for what a service (or the admin check) refused."""
-    status, title = 400, "Cannot do that"
-    if isinstance(exc, NotFound):
-        status, title = 404, "Not found"
-    elif isinstance(exc, PermissionDenied):
-        status, title = 403, "Not allowed"
-    return page(request, "error.html", status, user=user, title=title, message=str(exc))
-
-
 def _guarded(request: Request, build: Callable[[Principal], HTMLResponse]) -> HTMLResponse:
     """``build(admin)``, or the error page when the viewer is no admin or a service
     refuses."""
@@ -69,7 +59,7 @@ def _guarded(request: Request, build: Callable[[Principal], HTMLResponse]) -> HT
     try:
         return build(_require_admin(user))
     except PodiumError as exc:
-        return _failure(request, user, exc)
+        return error_page(request, user, exc)
 
 
 async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -89,7 +79,7 @@ async def _write(request: Request, act: Act) -> Response:
         form = await request.form()
         return await act(user, {str(k): str(v) for k, v in form.items()})
     except PodiumError as exc:
-        return _failure(request, user, exc)
+        return error_page(request, user, exc)
 
 
 # ---- users and groups -------------------------------------------------------------------

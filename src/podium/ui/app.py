@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from podium import __version__
-from podium.errors import Unauthenticated
+from podium.errors import NotFound, PermissionDenied, PodiumError, Unauthenticated
 from podium.services import Principal
 from podium.ui.session import (
     COOKIE,
@@ -38,6 +38,19 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> HTML
     return templates.TemplateResponse(request, name, {
         "user": user, "csrf": csrf_token(request), "version": __version__, **context,
     }, status_code=status)
+
+
+def error_page(request: Request, user: Principal | None, exc: PodiumError,
+               status: int | None = None) -> HTMLResponse:
+    """The error page for what a service refused: 404 for what is not there (or not
+    visible), 403 for what the viewer may not do, else 400 (or ``status``)."""
+    if isinstance(exc, NotFound):
+        status, title = status or 404, "Not found"
+    elif isinstance(exc, PermissionDenied):
+        status, title = status or 403, "Not allowed"
+    else:
+        status, title = status or 400, "Cannot do that"
+    return page(request, "error.html", status, user=user, title=title, message=str(exc))
 
 
 def local_time(millis: int | None) -> str:

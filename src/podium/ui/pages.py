@@ -15,11 +15,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from podium.errors import InvalidArgument, NotFound, PermissionDenied, PodiumError
+from podium.api.deps import started
+from podium.errors import InvalidArgument, PodiumError
 from podium.services import Podium, Principal
 from podium.services import jobs as job_services
 from podium.services import runs as run_services
-from podium.ui.app import HERE, page, templates
+from podium.ui.app import HERE, error_page, page, templates
 from podium.ui.graph import graph_elements, task_type
 from podium.ui.session import check_csrf, viewer
 
@@ -116,25 +117,8 @@ def _all_jobs(podium: Podium, actor: Principal) -> list[dict[str, Any]]:
     return found
 
 
-def _failure(request: Request, user: Principal, exc: PodiumError) -> HTMLResponse:
-    """The error page for what a service refused."""
-    if isinstance(exc, NotFound):
-        return page(request, "error.html", 404, user=user, title="Not found", message=str(exc))
-    if isinstance(exc, PermissionDenied):
-        return page(request, "error.html", 403, user=user, title="Not allowed",
-                    message=str(exc))
-    return page(request, "error.html", 400, user=user, title="Cannot do that",
-                message=str(exc))
-
-
 async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await run_in_threadpool(fn, *args, **kwargs)
-
-
-def _wake(request: Request) -> None:
-    wake = request.app.state.wake_engine
-    if wake is not None:
-        wake()
 
 
 def _back(target: str, fallback: str) -> str:
@@ -176,8 +160,8 @@ async def run_now(request: Request, job_id: int) -> Response:
         run_id = await _call(run_services.run_now, request.app.state.podium, job_id, user,
                              params or None)
     except PodiumError as exc:
-        return _failure(request, user, exc)
-    _wake(request)
+        return error_page(request, user, exc)
+    started(request)
     return RedirectResponse(f"/runs/{run_id}", 303)
 
 
@@ -193,7 +177,7 @@ async def pause(request: Request, job_id: int) -> Response:
         await _call(job_services.set_pause_status, request.app.state.podium, job_id, status,
                     user)
     except PodiumError as exc:
-        return _failure(request, user, exc)
+        return error_page(request, user, exc)
     return RedirectResponse(_back(str(form.get("next", "")), f"/jobs/{job_id}"), 303)
 
 
@@ -208,7 +192,7 @@ def job_page(request: Request, job_id: int) -> HTMLResponse:
         # Only what the matrix shows, in two queries (a job may have hundreds of tasks).
         runs = run_services.runs_matrix(podium, user, job_id, MATRIX_RUNS)
     except PodiumError as exc:
-        return _failure(request, user, exc)
+        return error_page(request, user, exc)
     settings = job["settings"]
     tasks = settings.get("tasks") or []
     keys = [t["task_key"] for t in tasks]
@@ -262,7 +246,7 @@ def runs_page(request: Request, job: str = "", state: str = "", start: str = "",
                                                    trigger)
         jobs = _all_jobs(podium, user)
     except PodiumError as exc:
-        return _failure(request, user, exc)
+        return error_page(request, user, exc)
     names = {j["job_id"]: j["settings"].get("name", "") for j in jobs}
     kept = {k: v for k, v in filters.items() if v}
 

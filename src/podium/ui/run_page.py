@@ -16,12 +16,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from podium.api.deps import started
 from podium.core import REPAIRABLE, TERMINAL, LifeCycleState, downstream_of
 from podium.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from podium.log_lines import strip
 from podium.services import Podium, Principal
 from podium.services import runs as run_service
-from podium.ui.app import page, templates
+from podium.ui.app import error_page, page, templates
 from podium.ui.session import check_csrf, viewer
 
 router = APIRouter(include_in_schema=False)
@@ -145,15 +146,6 @@ def _podium(request: Request) -> Podium:
     return found
 
 
-def _missing(request: Request, user: Principal, exc: Exception) -> HTMLResponse:
-    return page(request, "error.html", 404, user=user, title="Not found", message=str(exc))
-
-
-def _refused(request: Request, user: Principal, exc: Exception, status: int) -> HTMLResponse:
-    title = "Cannot do that" if status == 409 else "Refused"
-    return page(request, "error.html", status, user=user, title=title, message=str(exc))
-
-
 def _task(run: dict[str, Any], task_key: str) -> dict[str, Any]:
     tasks: list[dict[str, Any]] = run.get("tasks", [])
     for task in tasks:
@@ -169,7 +161,7 @@ def run_view(request: Request, run_id: int) -> HTMLResponse:
     try:
         run = run_service.get_run(_podium(request), run_id, user)
     except (NotFound, PermissionDenied) as exc:
-        return _missing(request, user, exc)
+        return error_page(request, user, exc)
     return page(request, "run.html", user=user, section="runs", **live_context(run))
 
 
@@ -181,7 +173,7 @@ def run_live(request: Request, run_id: int) -> HTMLResponse:
     try:
         run = run_service.get_run(_podium(request), run_id, user)
     except (NotFound, PermissionDenied) as exc:
-        return _missing(request, user, exc)
+        return error_page(request, user, exc)
     return page(request, "run_live.html", user=user, oob=True, **live_context(run))
 
 
@@ -192,9 +184,9 @@ async def cancel(request: Request, run_id: int) -> Response:
     try:
         await run_in_threadpool(run_service.cancel_run, _podium(request), run_id, user)
     except NotFound as exc:
-        return _missing(request, user, exc)
+        return error_page(request, user, exc)
     except PermissionDenied as exc:
-        return _refused(request, user, exc, 403)
+        return error_page(request, user, exc)
     return RedirectResponse(f"/runs/{run_id}", 303)
 
 
@@ -204,17 +196,16 @@ async def repair(request: Request, run_id: int) -> Response:
     await check_csrf(request)
     keys = [str(k) for k in (await request.form()).getlist("task")]
     if not keys:
-        return _refused(request, user, InvalidArgument(
-            "choose at least one task to re-run"), 400)
+        return error_page(request, user, InvalidArgument("choose at least one task to re-run"))
     try:
         await run_in_threadpool(run_service.repair_run, _podium(request), run_id, keys, user)
     except NotFound as exc:
-        return _missing(request, user, exc)
+        return error_page(request, user, exc)
     except PermissionDenied as exc:
-        return _refused(request, user, exc, 403)
+        return error_page(request, user, exc)
     except (Conflict, InvalidArgument) as exc:
-        return _refused(request, user, exc, 409 if isinstance(exc, Conflict) else 400)
-    _wake(request)
+        return error_page(request, user, exc, 409 if isinstance(exc, Conflict) else None)
+    started(request)
     return RedirectResponse(f"/runs/{run_id}", 303)
 
 
@@ -230,19 +221,13 @@ async def run_again(request: Request, run_id: int) -> Response:
         new_id = await run_in_threadpool(run_service.run_now, podium, run["job_id"], user,
                                          params)
     except NotFound as exc:
-        return _missing(request, user, exc)
+        return error_page(request, user, exc)
     except PermissionDenied as exc:
-        return _refused(request, user, exc, 403)
+        return error_page(request, user, exc)
     except (Conflict, InvalidArgument) as exc:
-        return _refused(request, user, exc, 409 if isinstance(exc, Conflict) else 400)
-    _wake(request)
+        return error_page(request, user, exc, 409 if isinstance(exc, Conflict) else None)
+    started(request)
     return RedirectResponse(f"/runs/{new_id}", 303)
-
-
-def _wake(request: Request) -> None:
-    wake = getattr(request.app.state, "wake_engine", None)
-    if wake is not None:
-        wake()
 
 
 # ---- a task -------------------------------------------------------------------------------
@@ -269,7 +254,7 @@ def task_view(request: Request, run_id: int, task_key: str,
         output = (run_service.get_output(podium, run_id, task_key, shown["attempt_number"],
                                          user) if shown else {})
     except (NotFound, PermissionDenied) as exc:
-        return _missing(request, user, exc)
+        return error_page(request, user, exc)
     log = _log_part(podium, user, run_id, task, shown, _tail_offset(shown))
     return page(request, "run_task.html", user=user, section="runs", run=run, task=task,
                 attempt=shown, output=output, log=log)
@@ -334,7 +319,7 @@ def task_log(request: Request, run_id: int, task_key: str, offset: int = 0,
         task = _task(run, task_key)
         log = _log_part(podium, user, run_id, task, _attempt(task, attempt), max(0, offset))
     except (NotFound, PermissionDenied) as exc:
-        return _missing(request, user, exc)
+        return error_page(request, user, exc)
     if (log["waiting"] and task.get("attempts")) or not log["follow"]:
         # It started, or it ended: show the page again with its attempts and output.
         return HTMLResponse("", headers={"HX-Refresh": "true"})
@@ -348,9 +333,9 @@ def task_log_download(request: Request, run_id: int, task_key: str,
     try:
         path = run_service.log_path(_podium(request), run_id, task_key, attempt, user)
     except (NotFound, PermissionDenied) as exc:
-        return _missing(request, user, exc)
+        return error_page(request, user, exc)
     if not path.exists():
-        return _missing(request, user, NotFound(f"the log of task {task_key!r} is empty"))
+        return error_page(request, user, NotFound(f"the log of task {task_key!r} is empty"))
     name = f"run-{run_id}-{task_key}-{path.stem}.log"
     return FileResponse(path, media_type="text/plain; charset=utf-8", headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
@@ -364,10 +349,10 @@ def task_notebook(request: Request, run_id: int, task_key: str,
     try:
         output = run_service.get_output(_podium(request), run_id, task_key, attempt, user)
     except (NotFound, PermissionDenied) as exc:
-        return _missing(request, user, exc)
+        return error_page(request, user, exc)
     html = (output.get("notebook_output") or {}).get("html_path")
     if not html or not Path(html).exists():
-        return _missing(request, user, NotFound(
+        return error_page(request, user, NotFound(
             f"task {task_key!r} has no notebook rendered as HTML"))
     return FileResponse(html, media_type="text/html; charset=utf-8", headers={
         "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'; "
