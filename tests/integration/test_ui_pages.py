@@ -138,3 +138,65 @@ def test_sign_out(server: Server, signed_in: SignIn) -> None:
     expect(page).to_have_url(re.compile(r"/sign-in$"))
     page.goto("/jobs")
     expect(page).to_have_url(re.compile(r"/sign-in\?next="))
+
+
+def _run_and_wait(server: Server, job_id: int) -> int:
+    with server.client() as api:
+        run_id = int(api.post("/api/2.2/jobs/run-now", json={"job_id": job_id}).json()["run_id"])
+
+        def finished() -> bool:
+            run = api.get("/api/2.2/jobs/runs/get", params={"run_id": run_id}).json()
+            return bool(run["state"].get("result_state"))
+        wait_for(finished, what=f"run {run_id} to finish")
+    return run_id
+
+
+def test_a_viewer_sees_the_job_but_not_the_buttons_they_may_not_use(
+        server: Server, jobs: Jobs, signed_in: SignIn) -> None:
+    run_id = _run_and_wait(server, jobs.other)
+    token = server.token_for("erin")
+    with server.client() as api:
+        granted = api.patch(f"/api/2.0/permissions/jobs/{jobs.other}", json={
+            "access_control_list": [{"user_name": "erin", "permission_level": "CAN_VIEW"}]})
+        assert granted.status_code == 200, granted.text
+    page = signed_in(server, token)
+    row = page.locator(f'tr[data-job="{jobs.other}"]')
+    expect(row.get_by_role("link", name="nightly_report")).to_be_visible()
+    expect(row.get_by_text("view only")).to_be_visible()
+    expect(row.get_by_role("button")).to_have_count(0)
+    expect(page.locator(f'tr[data-job="{jobs.demo}"]')).to_have_count(0)
+
+    page.goto(f"/jobs/{jobs.other}")
+    expect(page.get_by_text("You may view this job")).to_be_visible()
+    expect(page.get_by_role("link", name="Edit")).to_have_count(0)
+    page.goto(f"/runs/{run_id}")
+    expect(page.locator("#run-state")).to_contain_text("SUCCESS")
+    for name in ("Run again", "Cancel run", "Repair"):
+        expect(page.get_by_role("button", name=name)).to_have_count(0)
+
+
+def test_new_runs_show_up_without_a_reload(server: Server, jobs: Jobs,
+                                           signed_in: SignIn) -> None:
+    page = signed_in(server, None)
+    job_page = page.context.new_page()
+    job_page.goto(f"/jobs/{jobs.other}")
+    expect(job_page.get_by_role("heading", name="Runs")).to_be_visible()
+    run_id = _run_and_wait(server, jobs.other)
+    page.bring_to_front()
+    # Neither page was reloaded: their polls bring the new run, finished.
+    expect(page.locator(f'#last-runs-{jobs.other} a.sq[href="/runs/{run_id}"]')
+           ).to_have_attribute("title", re.compile("SUCCESS"), timeout=20_000)
+    job_page.bring_to_front()  # a tab in the background may have its timers slowed
+    expect(job_page.locator(f'#job-runs a.sq[href="/runs/{run_id}"]')).to_have_attribute(
+        "title", re.compile("SUCCESS"), timeout=20_000)
+    expect(job_page.locator("#job-runs span.cell.SUCCESS").first).to_be_visible()
+
+
+def test_the_dark_theme(server: Server, jobs: Jobs, signed_in: SignIn) -> None:
+    page = signed_in(server, None)
+    page.emulate_media(color_scheme="dark")
+    page.goto(f"/jobs/{jobs.demo}")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    red, green, blue = (int(v) for v in re.findall(r"\d+", background)[:3])
+    assert red + green + blue < 200, f"the dark theme's background is {background}"
+    shoot(page, "job-dark", publish=True)

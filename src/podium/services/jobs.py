@@ -67,6 +67,16 @@ def require(session: Session, actor: Principal, job_id: int, level: str) -> JobR
     return row
 
 
+def levels_held(podium: Podium, actor: Principal, job_ids: list[int]) -> dict[int, str]:
+    """The strongest level ``actor`` holds on each of ``job_ids`` it may see, in one query:
+    pages show only the buttons their viewer may use."""
+    if actor.is_admin:
+        return dict.fromkeys(job_ids, OWNER)
+    with podium.sessions() as session:
+        held = q.permissions_of(session, actor.user_name, actor.groups)
+    return {j: max(held[j], key=_RANK.__getitem__) for j in job_ids if j in held}
+
+
 def visible_jobs(session: Session, actor: Principal) -> set[int] | None:
     """The ids of the jobs ``actor`` may see; None means all (an admin)."""
     if actor.is_admin:

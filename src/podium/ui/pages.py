@@ -93,10 +93,15 @@ def trigger_summary(settings: dict[str, Any]) -> tuple[str, str | None]:
     return "; ".join(parts), "PAUSED" if "PAUSED" in statuses else "UNPAUSED"
 
 
-def _job_row(job: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
+def _job_row(job: dict[str, Any], runs: list[dict[str, Any]], level: str | None
+             ) -> dict[str, Any]:
+    """What the pages show of a job; ``level`` is the viewer's, which decides the buttons."""
     settings = job["settings"]
     summary, pause = trigger_summary(settings)
+    held = level or job_services.VIEW
     return {
+        "can_run": job_services.at_least(held, job_services.MANAGE_RUN),
+        "can_manage": job_services.at_least(held, job_services.MANAGE),
         "job_id": job["job_id"], "name": settings.get("name", f"job {job['job_id']}"),
         "owner": job["creator_user_name"], "created_time": job["created_time"],
         "tags": settings.get("tags") or {}, "trigger": summary, "pause": pause,
@@ -141,12 +146,25 @@ def jobs_page(request: Request, q: str = "", sort: str = "name", desc: str = "",
         jobs = [j for j in jobs if needle in str(j["settings"].get("name", "")).lower()
                 or any(needle in f"{k}:{v}".lower()
                        for k, v in (j["settings"].get("tags") or {}).items())]
-    last = run_services.last_runs_by_job(podium, user, [j["job_id"] for j in jobs],
-                                         LAST_RUNS)  # one query for every job's squares
-    rows = [_job_row(j, last[j["job_id"]]) for j in jobs]
+    ids = [j["job_id"] for j in jobs]
+    last = run_services.last_runs_by_job(podium, user, ids, LAST_RUNS)  # one query for all
+    levels = job_services.levels_held(podium, user, ids)
+    rows = [_job_row(j, last[j["job_id"]], levels.get(j["job_id"])) for j in jobs]
     rows.sort(key=SORTS[sort], reverse=descending)
     return page(request, "jobs.html", user=user, section="jobs", jobs=rows, q=q,
                 sort=sort, desc=descending, total=total)
+
+
+@router.get("/jobs/last-runs")
+def last_runs(request: Request, ids: str = "") -> HTMLResponse:
+    """The jobs page's squares, polled: each job's last runs, for the jobs the viewer sees."""
+    user = viewer(request)
+    podium: Podium = request.app.state.podium
+    wanted = [int(i) for i in ids.split(",") if i.strip().isdigit()][:MAX_JOBS]
+    # Runs of jobs the viewer may not see do not come back from the service.
+    last = run_services.last_runs_by_job(podium, user, wanted, LAST_RUNS)
+    rows = [{"job_id": j, "runs": runs} for j, runs in last.items()]
+    return page(request, "_last_runs.html", user=user, rows=rows)
 
 
 @router.post("/jobs/{job_id}/run")
@@ -189,25 +207,45 @@ def job_page(request: Request, job_id: int) -> HTMLResponse:
         job = job_services.get_job(podium, job_id, user)
         acl = job_services.get_permissions(podium, job_id, user)
         versions = job_services.job_versions(podium, job_id, user)
-        # Only what the matrix shows, in two queries (a job may have hundreds of tasks).
-        runs = run_services.runs_matrix(podium, user, job_id, MATRIX_RUNS)
+        level = job_services.levels_held(podium, user, [job_id]).get(job_id)
+        matrix = _matrix(podium, user, job)
     except PodiumError as exc:
         return error_page(request, user, exc)
     settings = job["settings"]
     tasks = settings.get("tasks") or []
-    keys = [t["task_key"] for t in tasks]
-    for run in runs:  # tasks that ran in older versions of the job
-        keys += [t["task_key"] for t in run.get("tasks", []) if t["task_key"] not in keys]
-    matrix = {
-        run["run_id"]: {t["task_key"]: t for t in run.get("tasks", [])} for run in runs
-    }
     return page(
-        request, "job.html", user=user, section="jobs", job=job, row=_job_row(job, runs),
-        settings=settings, tasks=[{**t, "type": task_type(t) or "task"} for t in tasks], keys=keys,
+        request, "job.html", user=user, section="jobs", job=job, job_id=job_id,
+        row=_job_row(job, matrix["runs"], level), settings=settings,
+        tasks=[{**t, "type": task_type(t) or "task"} for t in tasks],
         graph=graph_elements(tasks) if GRAPH_JS.exists() else None,
-        runs=runs, matrix=matrix, acl=acl["access_control_list"], versions=versions,
-        spec=yaml.safe_dump(settings, sort_keys=False, allow_unicode=True),
+        acl=acl["access_control_list"], versions=versions,
+        spec=yaml.safe_dump(settings, sort_keys=False, allow_unicode=True), **matrix,
     )
+
+
+@router.get("/jobs/{job_id}/matrix")
+def job_matrix(request: Request, job_id: int) -> HTMLResponse:
+    """The job page's runs matrix, polled so that new runs and their states show up."""
+    user = viewer(request)
+    podium: Podium = request.app.state.podium
+    try:
+        matrix = _matrix(podium, user, job_services.get_job(podium, job_id, user))
+    except PodiumError as exc:
+        return error_page(request, user, exc)
+    return page(request, "_job_matrix.html", user=user, job_id=job_id, **matrix)
+
+
+def _matrix(podium: Podium, user: Principal, job: dict[str, Any]) -> dict[str, Any]:
+    """The last runs of the job as columns and its tasks as rows (with the tasks that ran
+    in older versions of the job), and whether a run is still going."""
+    # Only what the matrix shows, in two queries (a job may have hundreds of tasks).
+    runs = run_services.runs_matrix(podium, user, job["job_id"], MATRIX_RUNS)
+    keys = [t["task_key"] for t in job["settings"].get("tasks") or []]
+    for run in runs:
+        keys += [t["task_key"] for t in run.get("tasks", []) if t["task_key"] not in keys]
+    cells = {run["run_id"]: {t["task_key"]: t for t in run.get("tasks", [])} for run in runs}
+    live = any(not run.get("state", {}).get("result_state") for run in runs)
+    return {"runs": runs, "keys": keys, "matrix": cells, "live": live}
 
 
 # ---- runs -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from podium.core import REPAIRABLE, TERMINAL, LifeCycleState, downstream_of
 from podium.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from podium.log_lines import strip
 from podium.services import Podium, Principal
+from podium.services import jobs as job_service
 from podium.services import runs as run_service
 from podium.ui.app import error_page, page, templates
 from podium.ui.session import check_csrf, viewer
@@ -130,9 +131,12 @@ def gantt(run: dict[str, Any]) -> str | None:
     return str(draw(run, None if ended(run) else int(time.time() * 1000)))
 
 
-def live_context(run: dict[str, Any]) -> dict[str, Any]:
+def live_context(podium: Podium, user: Principal, run: dict[str, Any]) -> dict[str, Any]:
     tasks = run.get("tasks", [])
+    level = job_service.levels_held(podium, user, [run["job_id"]]).get(run["job_id"])
     return {
+        # Cancel, repair and run again need CAN_MANAGE_RUN: others do not see the buttons.
+        "can_run": job_service.at_least(level or job_service.VIEW, job_service.MANAGE_RUN),
         "run": run, "tasks": tasks, "live": not ended(run), "failures": failures(run),
         "preselected": repair_preselected(tasks), "graph_json": graph_json(run),
         "gantt_svg": gantt(run), "kinds": {t["task_key"]: task_type(t) for t in tasks},
@@ -162,7 +166,8 @@ def run_view(request: Request, run_id: int) -> HTMLResponse:
         run = run_service.get_run(_podium(request), run_id, user)
     except (NotFound, PermissionDenied) as exc:
         return error_page(request, user, exc)
-    return page(request, "run.html", user=user, section="runs", **live_context(run))
+    return page(request, "run.html", user=user, section="runs",
+                **live_context(_podium(request), user, run))
 
 
 @router.get("/runs/{run_id}/live")
@@ -174,7 +179,8 @@ def run_live(request: Request, run_id: int) -> HTMLResponse:
         run = run_service.get_run(_podium(request), run_id, user)
     except (NotFound, PermissionDenied) as exc:
         return error_page(request, user, exc)
-    return page(request, "run_live.html", user=user, oob=True, **live_context(run))
+    return page(request, "run_live.html", user=user, oob=True,
+                **live_context(_podium(request), user, run))
 
 
 @router.post("/runs/{run_id}/cancel")
