@@ -241,3 +241,67 @@ def test_template_to_editor_to_job_page_in_a_browser(server: Server,
     page.get_by_role("button", name="Save changes").click()
     page.wait_for_url(re.compile(rf"/jobs/{job_id}$"))
     expect(page.locator("#task-publish")).to_be_visible()
+
+
+TWO = """\
+name: connect_demo
+tasks:
+  - task_key: fetch
+    http_task: {url: "http://127.0.0.1:1/x", headers: {Accept: application/json}}
+  - task_key: store
+    shell_task: {command: [echo, stored]}
+"""
+
+
+def _node_at(page: object, key: str) -> tuple[float, float]:
+    """Where task ``key``'s node is drawn, in page coordinates."""
+    x, y = page.evaluate(  # type: ignore[attr-defined]
+        """key => {
+            const box = document.getElementById("build-graph");
+            const at = box._podiumCy.getElementById(key).renderedPosition();
+            const r = box.getBoundingClientRect();
+            return [r.left + at.x, r.top + at.y];
+        }""", key)
+    return float(x), float(y)
+
+
+def test_connect_tasks_by_dragging_and_fill_a_types_form(server: Server,
+                                                          signed_in: SignIn) -> None:
+    page = signed_in(server, None)
+    page.goto("/build")
+    yaml_box = page.get_by_role("textbox", name="Job spec (YAML)")
+    yaml_box.fill(TWO)
+    expect(page.locator("#build-graph")).to_have_attribute("data-nodes", "2")
+    fetch = page.locator('li.build-task[data-task="fetch"]')
+    expect(fetch.get_by_label("Headers")).to_have_value("Accept=application/json")
+
+    start, end = _node_at(page, "fetch"), _node_at(page, "store")
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 5, steps=5)
+    page.mouse.move(*end, steps=5)
+    page.mouse.up()
+    expect(yaml_box).to_have_value(
+        re.compile(r"task_key: store\n  depends_on:\n  - task_key: fetch"))
+    expect(page.get_by_role("status")).to_contain_text("Valid: 2 tasks")
+
+    # The form of the task's type: a field the YAML did not have, and a common one.
+    fetch.get_by_label("Query parameters").fill("page=2")
+    page.keyboard.press("Tab")
+    expect(yaml_box).to_have_value(re.compile(r"params:\n      page: '2'"))
+    retries = page.locator('li.build-task[data-task="store"]').get_by_label("Retries")
+    retries.fill("3")
+    page.keyboard.press("Tab")
+    expect(yaml_box).to_have_value(re.compile(r"max_retries: 3"))
+
+    # A click on the arrow offers to remove the dependency (once the graph is redrawn).
+    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-settling')")
+    page.locator("#build-graph").scroll_into_view_if_needed()
+    # The scroll event (the graph then notes where it is now) comes with the next frame.
+    page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    start, end = _node_at(page, "fetch"), _node_at(page, "store")
+    page.mouse.click((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
+    remove = page.get_by_role("button", name="Remove the dependency fetch → store")
+    remove.click()
+    expect(yaml_box).not_to_have_value(re.compile("depends_on"))
+    expect(yaml_box).to_have_value(re.compile(r"max_retries: 3"))

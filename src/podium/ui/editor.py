@@ -22,7 +22,7 @@ from starlette.datastructures import FormData
 from podium.errors import InvalidJobSpec, NotFound, PermissionDenied, PodiumError, Problem
 from podium.services import Podium
 from podium.services import jobs as job_services
-from podium.spec import ConditionOp
+from podium.spec import ConditionOp, RunIf
 from podium.ui.app import HERE, page, templates
 from podium.ui.graph import graph_elements, task_type
 from podium.ui.session import check_csrf, viewer
@@ -30,10 +30,59 @@ from podium.ui.session import check_csrf, viewer
 router = APIRouter(include_in_schema=False)
 
 TEMPLATES_DIR = HERE / "job_templates"
-TASK_TYPES = ("shell_task", "spark_python_task", "notebook_task", "sql_task", "http_task",
-              "python_function_task", "condition_task")
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
-OPS = tuple(op.value for op in ConditionOp)
+# Each task type's form: (form name, path in the *_task object, label, kind). Kinds:
+# text; argv (a command line, split like a shell); pairs (name=value, one a line); int;
+# long (a text area); or a choice from CHOICES. A field whose current value does not fit
+# its kind (a list where text goes, say) is left out of the form, so the YAML keeps it.
+Field = tuple[str, str, str, str]
+PAIRS = "(name=value, one a line)"
+FORMS: dict[str, tuple[Field, ...]] = {
+    "shell_task": (("command", "command", "Command", "argv"),
+                   ("cwd", "cwd", "Working folder", "text"),
+                   ("env", "env", f"Environment {PAIRS}", "pairs")),
+    "spark_python_task": (("python_file", "python_file", "Python file", "text"),
+                          ("parameters", "parameters", "Arguments", "argv")),
+    "notebook_task": (("notebook_path", "notebook_path", "Notebook path", "text"),
+                      ("base_parameters", "base_parameters", f"Parameters {PAIRS}", "pairs")),
+    "sql_task": (("file", "file.path", "SQL file path (or leave empty and write the query)",
+                  "text"),
+                 ("query", "query.query_text", "Query", "long"),
+                 ("warehouse_id", "warehouse_id", "Connection", "text"),
+                 ("parameters", "parameters", f"Parameters {PAIRS}", "pairs")),
+    "http_task": (("method", "method", "Method", "method"), ("url", "url", "URL", "text"),
+                  ("headers", "headers", f"Headers {PAIRS}", "pairs"),
+                  ("params", "params", f"Query parameters {PAIRS}", "pairs"),
+                  ("response_values", "response_values",
+                   "Task values from the JSON response (name=JMESPath, one a line)", "pairs")),
+    "python_function_task": (("function", "function", "Function (module:name)", "text"),),
+    "condition_task": (("left", "left", "Left", "text"), ("op", "op", "Op", "op"),
+                       ("right", "right", "Right", "text")),
+    "spark_jar_task": (("main_class_name", "main_class_name", "Main class", "text"),
+                       ("parameters", "parameters", "Arguments", "argv")),
+    "python_wheel_task": (("package_name", "package_name", "Package", "text"),
+                          ("entry_point", "entry_point", "Entry point", "text"),
+                          ("parameters", "parameters", "Arguments", "argv"),
+                          ("named_parameters", "named_parameters",
+                           f"Named parameters {PAIRS}", "pairs")),
+    "run_job_task": (("job_name", "job_name", "Job name", "text"),
+                     ("job_parameters", "job_parameters", f"Job parameters {PAIRS}", "pairs")),
+    "for_each_task": (("inputs", "inputs", "Inputs (a JSON array, or a reference to one)",
+                       "text"),
+                      ("concurrency", "concurrency", "Iterations at once", "int")),
+}
+# The fields every task has, whatever its type.
+COMMON: tuple[Field, ...] = (
+    ("max_retries", "max_retries", "Retries", "int"),
+    ("timeout_seconds", "timeout_seconds", "Timeout (seconds, 0: none)", "int"),
+    ("run_if", "run_if", "Run if", "run_if"),
+)
+TASK_TYPES = tuple(FORMS)
+CHOICES = {
+    "method": ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"),
+    "op": tuple(op.value for op in ConditionOp),
+    "run_if": tuple(r.value for r in RunIf),
+}
+DEFAULTS = {"method": "GET", "run_if": "ALL_SUCCESS"}  # a default is left out of the YAML
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 CHECKBOXES_UP_TO = 20  # tasks; a bigger job names its dependencies in a text field
@@ -77,25 +126,48 @@ def problems_of(settings: dict[str, Any]) -> list[Problem]:
 
 # ---- settings -> the visual pane --------------------------------------------------------
 def task_view(task: dict[str, Any]) -> dict[str, Any]:
-    """What a task's form shows: its key, type and the type's main fields."""
+    """What a task's form shows: its key, type, dependencies and the fields of its type."""
     kind = next((t for t in TASK_TYPES if isinstance(task.get(t), dict)), "")
     other = "" if kind else (task_type(task) + "_task" if task_type(task) else "")
     body = task.get(kind) or {}
-    command = body.get("command")
-    sql_query = (body.get("query") or {}).get("query_text", "") if kind == "sql_task" else ""
-    sql_file = (body.get("file") or {}).get("path", "") if kind == "sql_task" else ""
     return {
         "key": str(task.get("task_key", "")), "type": kind, "other": other,
-        "command": shlex.join(str(c) for c in command) if isinstance(command, list)
-        else str(command or ""),
-        "python_file": body.get("python_file", ""), "notebook_path": body.get(
-            "notebook_path", ""), "query": sql_query, "file": sql_file,
-        "url": body.get("url", ""), "method": body.get("method", "GET"),
-        "function": body.get("function", ""), "left": body.get("left", ""),
-        "op": body.get("op", "EQUAL_TO"), "right": body.get("right", ""),
+        "fields": _shown(FORMS.get(kind, ()), body), "common": _shown(COMMON, task),
         "deps": [str(d.get("task_key", "")) for d in task.get("depends_on") or []
                  if isinstance(d, dict)],
     }
+
+
+def _shown(fields: tuple[Field, ...], source: dict[str, Any]) -> list[dict[str, Any]]:
+    shown = []
+    for name, path, label, kind in fields:
+        text = _as_text(_get(source, path), kind)
+        if text is not None:
+            shown.append({"name": name, "label": label, "kind": kind, "value": text,
+                          "options": CHOICES.get(kind, ())})
+    return shown
+
+
+def _get(source: dict[str, Any], path: str) -> Any:
+    found: Any = source
+    for part in path.split("."):
+        found = found.get(part) if isinstance(found, dict) else None
+    return found
+
+
+def _as_text(value: Any, kind: str) -> str | None:
+    """``value`` as the form shows it; None when it does not fit ``kind``."""
+    if value is None:
+        return DEFAULTS.get(kind, "")
+    if kind == "argv":
+        ok = isinstance(value, list) and all(isinstance(v, str | int | float) for v in value)
+        return shlex.join(str(v) for v in value) if ok else None
+    if kind == "pairs":
+        ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        return "\n".join(f"{k}={v}" for k, v in value.items()) if ok else None
+    if kind == "int":
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if isinstance(value, str) else None
 
 
 def job_view(settings: dict[str, Any]) -> dict[str, Any]:
@@ -131,37 +203,48 @@ def _field(form: FormData, name: str) -> str:
     return str(form.get(name, "")).strip()
 
 
-def _task_body(kind: str, old: dict[str, Any], form: FormData, p: str) -> dict[str, Any]:
-    """The ``*_task`` object for ``kind`` with the form's main fields over ``old``."""
-    body = dict(old)
-    if kind == "shell_task":
+def _apply_fields(target: dict[str, Any], fields: tuple[Field, ...], form: FormData,
+                  p: str) -> None:
+    """Set the fields of ``target`` the form carries (an empty one removes its field)."""
+    for name, path, _, kind in fields:
+        if p + name not in form:
+            continue  # not shown: the YAML keeps it
+        raw = str(form.get(p + name, ""))
+        value = _from_text(raw if kind in ("long", "pairs") else raw.strip(), kind)
+        *parents, last = path.split(".")
+        where = target
+        for part in parents:
+            found = where.get(part)
+            where[part] = dict(found) if isinstance(found, dict) else {}
+            where = where[part]
+        if value in (None, "", [], {}) or value == DEFAULTS.get(kind):
+            where.pop(last, None)
+        else:
+            where[last] = value
+        if parents and not where:
+            target.pop(parents[0], None)
+
+
+def _from_text(text: str, kind: str) -> Any:
+    if kind == "argv":
         try:
-            body["command"] = shlex.split(_field(form, p + "command"))
-        except ValueError:
-            body["command"] = [_field(form, p + "command")]
-    elif kind == "spark_python_task":
-        body["python_file"] = _field(form, p + "python_file")
-    elif kind == "notebook_task":
-        body["notebook_path"] = _field(form, p + "notebook_path")
-    elif kind == "sql_task":
-        body.pop("query", None)
-        body.pop("file", None)
-        if path := _field(form, p + "file"):
-            body["file"] = {**(old.get("file") or {}), "path": path}
-        else:
-            body["query"] = {"query_text": _field(form, p + "query")}
-    elif kind == "http_task":
-        body["url"] = _field(form, p + "url")
-        method = _field(form, p + "method") or "GET"
-        if method == "GET":
-            body.pop("method", None)
-        else:
-            body["method"] = method
-    elif kind == "python_function_task":
-        body["function"] = _field(form, p + "function")
-    elif kind == "condition_task":
-        body.update(op=_field(form, p + "op") or "EQUAL_TO", left=_field(form, p + "left"),
-                    right=_field(form, p + "right"))
+            return shlex.split(text)
+        except ValueError:  # an unclosed quote: keep the text, the validator tells
+            return [text]
+    if kind == "pairs":
+        pairs = (line.partition("=") for line in text.splitlines() if line.strip())
+        return {k.strip(): v.strip() for k, _, v in pairs}
+    if kind == "int":
+        return int(text) if text.isdigit() else text or None  # a non-number: the validator tells
+    return text.strip() if kind == "long" else text
+
+
+def _task_body(kind: str, old: dict[str, Any], form: FormData, p: str) -> dict[str, Any]:
+    """The ``*_task`` object for ``kind``: ``old`` with the form's fields applied."""
+    body = dict(old)
+    _apply_fields(body, FORMS[kind], form, p)
+    if kind == "sql_task" and body.get("file"):
+        body.pop("query", None)  # a file or a query, not both: the file wins
     return body
 
 
@@ -181,6 +264,7 @@ def apply_form(form: FormData) -> dict[str, Any]:
         task = dict(old)
         task["task_key"] = _field(form, p + "key")
         kind = _field(form, p + "type")
+        _apply_fields(task, COMMON, form, p)
         if kind in TASK_TYPES:
             current = old.get(kind)
             body: dict[str, Any] = current if isinstance(current, dict) else {}
@@ -205,7 +289,7 @@ def apply_form(form: FormData) -> dict[str, Any]:
     if count or "tasks" in settings:
         settings["tasks"] = tasks
     _apply_job_fields(settings, form)
-    _apply_action(settings, _field(form, "action"))
+    _apply_action(settings, _field(form, "action"), _field(form, "up"), _field(form, "down"))
     return settings
 
 
@@ -243,8 +327,13 @@ def _apply_job_fields(settings: dict[str, Any], form: FormData) -> None:
             settings.pop("email_notifications", None)
 
 
-def _apply_action(settings: dict[str, Any], action: str) -> None:
+def _apply_action(settings: dict[str, Any], action: str, up: str = "", down: str = "") -> None:
+    """``add`` a task, ``remove:<i>`` one, or ``connect``/``disconnect`` task ``down`` from
+    task ``up`` (what dragging from one node to another, or deleting an edge, sends)."""
     tasks: list[dict[str, Any]] = settings.setdefault("tasks", [])
+    if action in ("connect", "disconnect"):
+        _connect(tasks, up, down, action == "connect")
+        return
     if action == "add":
         keys = {t.get("task_key") for t in tasks}
         n = len(tasks) + 1
@@ -263,13 +352,27 @@ def _apply_action(settings: dict[str, Any], action: str) -> None:
                     task.pop("depends_on", None)
 
 
+def _connect(tasks: list[dict[str, Any]], up: str, down: str, on: bool) -> None:
+    task = next((t for t in tasks if t.get("task_key") == down), None)
+    if task is None or up == down or up not in {t.get("task_key") for t in tasks}:
+        return
+    deps = [d for d in task.get("depends_on") or []
+            if isinstance(d, dict) and d.get("task_key") != up]
+    if on:
+        deps.append({"task_key": up})
+    task.pop("depends_on", None)
+    if deps:  # depends_on right after task_key, as people write it
+        moved = {"task_key": task.pop("task_key"), "depends_on": deps, **task}
+        task.clear()
+        task.update(moved)
+
+
 # ---- pages ------------------------------------------------------------------------------
 def _editor(request: Request, text: str, job_id: int | None, status: int = 200,
             error: str = "") -> HTMLResponse:
     user = viewer(request)
     return page(request, "editor.html", status, user=user, section="build", job_id=job_id,
-                error=error, types=TASK_TYPES, methods=METHODS, ops=OPS,
-                checkboxes_up_to=CHECKBOXES_UP_TO,
+                error=error, types=TASK_TYPES, checkboxes_up_to=CHECKBOXES_UP_TO,
                 **visual_context(text))
 
 
@@ -292,7 +395,7 @@ def edit_job(request: Request, job_id: int) -> HTMLResponse:
 
 def _pane(request: Request, text: str, with_yaml: bool) -> HTMLResponse:
     return templates.TemplateResponse(request, "_editor_visual.html", {
-        "types": TASK_TYPES, "methods": METHODS, "ops": OPS, "with_yaml": with_yaml,
+        "types": TASK_TYPES, "with_yaml": with_yaml,
         "checkboxes_up_to": CHECKBOXES_UP_TO,
         **visual_context(text)})
 
