@@ -257,7 +257,9 @@ def test_a_non_admin_gets_403_everywhere(server: Server, admin: httpx.Client,
         writes = {"/settings/tokens": {"user_name": "bob", "comment": "sneaky"},
                   f"/settings/tokens/{token_id}/revoke": {},
                   "/settings/secrets": {"scope": unique("bobs")},
-                  f"/settings/secrets/{scope}/delete": {}}
+                  f"/settings/secrets/{scope}/delete": {},
+                  "/settings/users/bob/admin": {"is_admin": "yes"},
+                  "/settings/users/admin/delete": {}}
         for path, data in writes.items():
             response = bob.post(path, data={"csrf_token": token, **data})
             assert response.status_code == 403, path
@@ -265,6 +267,35 @@ def test_a_non_admin_gets_403_everywhere(server: Server, admin: httpx.Client,
     assert token_id in rows(admin.get("/settings/tokens").text, "data-token")
     secrets = admin.get("/settings/secrets").text
     assert f'data-scope="{scope}"' in secrets and 'data-scope="bobs_' not in secrets
+
+
+def test_admins_grant_admin_and_delete_users(server: Server, admin: httpx.Client) -> None:
+    name = unique("carol")
+    carol = server.token_for(name)
+    token = csrf(admin, "/settings")
+    made = admin.post(f"/settings/users/{name}/admin", data={"csrf_token": token,
+                                                              "is_admin": "yes"})
+    assert made.status_code == 303
+    assert re.search(rf'data-group="admins">[^<]*\b{name}\b', admin.get("/settings").text)
+    with session(server, carol) as client:
+        assert client.get("/settings").status_code == 200  # at her next request
+        # She cannot delete herself, nor leave the site without an admin.
+        refused = client.post(f"/settings/users/{name}/delete",
+                              data={"csrf_token": csrf(client, "/settings")})
+        assert refused.status_code == 400 and "cannot delete yourself" in refused.text
+    admin.post(f"/settings/users/{name}/admin", data={"csrf_token": token, "is_admin": "no"})
+    last = admin.post("/settings/users/admin/admin", data={"csrf_token": token,
+                                                           "is_admin": "no"})
+    assert last.status_code == 400 and "only admin" in last.text
+    gone = admin.post(f"/settings/users/{name}/delete", data={"csrf_token": token})
+    assert gone.status_code == 303
+    assert name not in rows(admin.get("/settings").text, "data-user")
+    with server.client(carol) as api:  # her tokens went with her
+        assert api.get("/api/2.2/jobs/list").status_code == 401
+    missing = admin.post(f"/settings/users/{name}/delete", data={"csrf_token": token})
+    assert missing.status_code == 404
+    audit = admin.get("/settings/audit").text
+    assert f"{name}" in audit
 
 
 def test_writes_without_the_csrf_token_are_refused(admin: httpx.Client) -> None:

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from podium.engine import utcnow
 from podium.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from podium.services.context import Podium
 from podium.services.views import millis
-from podium.store import audit
+from podium.store import UserRow, audit
 from podium.store import users as q
 
 TOKEN_PREFIX = "pod"
@@ -140,3 +142,47 @@ def revoke_token(podium: Podium, token_id: str, actor: Principal) -> None:
             raise NotFound(f"no token {token_id!r}; `podium token list` shows the tokens")
         q.delete_token(session, token_id)
         audit.record(session, actor.user_name, "revoke", "token", token_id, now)
+
+
+def set_admin(podium: Podium, user_name: str, is_admin: bool, actor: Principal) -> None:
+    """Make ``user_name`` an admin, or no longer one (admins only; one admin must remain).
+
+    Raises:
+        PermissionDenied: ``actor`` is not an admin.
+        NotFound: no such user.
+        InvalidArgument: it would leave no admin.
+    """
+    with podium.sessions.begin() as session:
+        user = _user_to_change(session, user_name, actor)
+        if user.is_admin and not is_admin and q.count_admins(session) == 1:
+            raise InvalidArgument(f"{user_name} is the only admin; make another user an "
+                                  "admin first")
+        user.is_admin = is_admin
+        audit.record(session, actor.user_name, "grant" if is_admin else "revoke", "admin",
+                     user_name, utcnow())
+
+
+def delete_user(podium: Podium, user_name: str, actor: Principal) -> None:
+    """Delete a user with their tokens (which stop working at once) and the job
+    permissions granted to them by name; the jobs they own stay, for admins to manage.
+
+    Raises:
+        PermissionDenied: ``actor`` is not an admin.
+        NotFound: no such user.
+        InvalidArgument: ``actor`` deletes themself.
+    """
+    with podium.sessions.begin() as session:
+        user = _user_to_change(session, user_name, actor)
+        if user_name == actor.user_name:
+            raise InvalidArgument("you cannot delete yourself; another admin can")
+        q.delete_user(session, user)
+        audit.record(session, actor.user_name, "delete", "user", user_name, utcnow())
+
+
+def _user_to_change(session: Session, user_name: str, actor: Principal) -> UserRow:
+    if not actor.is_admin:
+        raise PermissionDenied("only admins may change users")
+    user = q.find_user(session, user_name)
+    if user is None:
+        raise NotFound(f"no user {user_name!r}")
+    return user

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
-from podium.store.tables import TokenRow, UserRow
+from podium.store.tables import JobPermissionRow, TokenRow, UserRow
 
 
 def find_user(session: Session, user_name: str) -> UserRow | None:
@@ -63,3 +63,17 @@ def get_token(session: Session, token_id: str) -> TokenRow | None:
 
 def delete_token(session: Session, token_id: str) -> None:
     session.execute(delete(TokenRow).where(TokenRow.token_id == token_id))
+
+
+def count_admins(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(UserRow)
+                              .where(UserRow.is_admin.is_(True))) or 0)
+
+
+def delete_user(session: Session, user: UserRow) -> None:
+    """Remove ``user``, their tokens and the job permissions granted to them by name."""
+    session.execute(delete(TokenRow).where(TokenRow.user_id == user.user_id))
+    session.execute(delete(JobPermissionRow).where(
+        (JobPermissionRow.principal_kind == "user")
+        & (JobPermissionRow.principal == user.user_name)))
+    session.delete(user)

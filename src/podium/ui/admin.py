@@ -93,6 +93,23 @@ def users_page(request: Request) -> HTMLResponse:
     return _guarded(request, build)
 
 
+@router.post("/settings/users/{user_name}/admin")
+async def set_admin(request: Request, user_name: str) -> Response:
+    async def act(user: Principal, form: dict[str, str]) -> Response:
+        await _call(auth_services.set_admin, request.app.state.podium, user_name,
+                    form.get("is_admin") == "yes", user)
+        return RedirectResponse("/settings", 303)
+    return await _write(request, act)
+
+
+@router.post("/settings/users/{user_name}/delete")
+async def delete_user(request: Request, user_name: str) -> Response:
+    async def act(user: Principal, form: dict[str, str]) -> Response:
+        await _call(auth_services.delete_user, request.app.state.podium, user_name, user)
+        return RedirectResponse("/settings", 303)
+    return await _write(request, act)
+
+
 # ---- tokens -----------------------------------------------------------------------------
 @router.get("/settings/tokens")
 def tokens_page(request: Request) -> HTMLResponse:
