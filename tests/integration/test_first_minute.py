@@ -12,15 +12,21 @@ import time
 from pathlib import Path
 
 import httpx2 as httpx
+from playwright.sync_api import Browser, expect
 
 from podium.services import Podium, Principal, authenticate
 from podium.services.demo import start_demo
 from podium.services.jobs import find_job_id, get_job, list_jobs, set_pause_status
+from tests.integration import browser as chromium
+from tests.integration.browser import TIMEOUT_MS, shoot
 from tests.integration.helpers import PODIUM, wait_for
 from tests.integration.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGN_IN = re.compile(r"open (http://\S+) and sign in with (pod[0-9a-f]+)")
+
+
+browser = chromium.browser  # the fixture
 
 
 class Demo:
@@ -130,6 +136,43 @@ def test_demo_runs_the_seed_pipeline_and_signs_in(tmp_path: Path) -> None:
     finally:
         code = again.stop()
     assert code == 0, again.text()
+
+
+def test_a_newcomer_sees_the_finished_seed_run_in_the_browser(tmp_path: Path,
+                                                             browser: Browser) -> None:
+    demo = Demo(tmp_path / "home")
+    try:
+        url, token = demo.sign_in()
+        context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 800})
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        wait_for(lambda: _answers(url), 60, "the demo server to listen")
+        page.goto("/")
+        page.get_by_label("API token").fill(token)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(re.compile(r"/jobs$"))
+        seed = page.locator("tr", has=page.get_by_role("link", name="seed_pipeline"))
+        expect(seed).to_be_visible()
+        # The squares refresh by themselves: the seed run turns green without a reload.
+        square = seed.locator("a.sq").first
+        expect(square).to_have_attribute("title", re.compile("SUCCESS"), timeout=300_000)
+        square.click()
+        page.wait_for_url(re.compile(r"/runs/\d+$"))
+        expect(page.locator("#run-state")).to_contain_text("SUCCESS")
+        page.locator("#run-graph canvas").first.wait_for()
+        expect(page.locator('tr[data-task="train"]')).to_have_attribute("data-state", "SUCCESS")
+        shoot(page, "demo-run")
+        context.close()
+    finally:
+        code = demo.stop()
+    assert code == 0, demo.text()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url + "/sign-in", timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def test_demo_stores_templates_paused_once_and_skips_bad_ones(podium: Podium,
