@@ -70,7 +70,7 @@ def _form(text: str) -> dict[str, object]:
     """The visual form's fields as the page would post them for the YAML ``text``."""
     settings = yaml.safe_load(text)
     data: dict[str, object] = {"yaml": text, "name": settings["name"], "cron": "",
-                               "timezone": "UTC", "parameters": "", "on_failure": "",
+                               "timezone": "UTC", "parameters": "", "email_on_failure": "",
                                "count": str(len(settings["tasks"]))}
     for i, task in enumerate(settings["tasks"]):
         data |= {f"t{i}.old": task["task_key"], f"t{i}.key": task["task_key"],
@@ -99,7 +99,9 @@ def test_the_form_round_trips_to_yaml(admin: httpx.Client) -> None:
     text = yaml.safe_dump(settings, sort_keys=False)
     form = _form(text) | {"t2.key": "report", "t2.deps": ["load"], "t2.command": "echo report",
                           "cron": "0 0 6 * * ?", "parameters": "day=2026-01-01",
-                          "on_failure": "ops@example.com"}
+                          "email_on_failure": "ops@example.com",
+                          "email_on_success": "team@example.com",
+                          "webhook_on_failure": "ops_hook"}
     connected = admin.post("/build/form", data=form)  # type: ignore[arg-type]
     settings = _yaml_of(connected.text)
     report = settings["tasks"][2]  # type: ignore[index]
@@ -108,7 +110,9 @@ def test_the_form_round_trips_to_yaml(admin: httpx.Client) -> None:
     assert settings["schedule"] == {"quartz_cron_expression": "0 0 6 * * ?",
                                     "timezone_id": "UTC"}
     assert settings["parameters"] == [{"name": "day", "default": "2026-01-01"}]
-    assert settings["email_notifications"] == {"on_failure": ["ops@example.com"]}
+    assert settings["email_notifications"] == {"on_failure": ["ops@example.com"],
+                                               "on_success": ["team@example.com"]}
+    assert settings["webhook_notifications"] == {"on_failure": [{"id": "ops_hook"}]}
     assert "✓ Valid: 3 tasks" in connected.text
     removed = admin.post("/build/form", data={**_form(yaml.safe_dump(settings)),  # type: ignore[arg-type]
                                               "action": "remove:1"})

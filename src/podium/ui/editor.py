@@ -83,6 +83,7 @@ CHOICES = {
     "run_if": tuple(r.value for r in RunIf),
 }
 DEFAULTS = {"method": "GET", "run_if": "ALL_SUCCESS"}  # a default is left out of the YAML
+EVENTS = ("on_start", "on_success", "on_failure")  # e-mail notifications the form sets
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 CHECKBOXES_UP_TO = 20  # tasks; a bigger job names its dependencies in a text field
@@ -173,6 +174,7 @@ def _as_text(value: Any, kind: str) -> str | None:
 def job_view(settings: dict[str, Any]) -> dict[str, Any]:
     schedule = settings.get("schedule") or {}
     email = settings.get("email_notifications") or {}
+    hooks = settings.get("webhook_notifications") or {}
     return {
         "name": settings.get("name", ""),
         "cron": schedule.get("quartz_cron_expression", ""),
@@ -180,7 +182,10 @@ def job_view(settings: dict[str, Any]) -> dict[str, Any]:
         "parameters": "\n".join(f"{p.get('name', '')}={p.get('default', '')}"
                                 for p in settings.get("parameters") or []
                                 if isinstance(p, dict)),
-        "on_failure": ", ".join(str(a) for a in email.get("on_failure") or []),
+        **{f"email_{event}": ", ".join(str(a) for a in email.get(event) or [])
+           for event in EVENTS},
+        "webhook_on_failure": ", ".join(str(h.get("id", "")) for h in hooks.get("on_failure")
+                                        or [] if isinstance(h, dict)),
     }
 
 
@@ -314,17 +319,28 @@ def _apply_job_fields(settings: dict[str, Any], form: FormData) -> None:
             settings["parameters"] = params
         else:
             settings.pop("parameters", None)
-    if "on_failure" in form:
-        email = dict(settings.get("email_notifications") or {})
-        to = [a.strip() for a in _field(form, "on_failure").split(",") if a.strip()]
-        if to:
-            email["on_failure"] = to
-        else:
-            email.pop("on_failure", None)
-        if email:
-            settings["email_notifications"] = email
-        else:
-            settings.pop("email_notifications", None)
+    email = dict(settings.get("email_notifications") or {})
+    for event in EVENTS:
+        if f"email_{event}" in form:
+            _set_list(email, event, _listed(_field(form, f"email_{event}")))
+    _set_list(settings, "email_notifications", email)
+    if "webhook_on_failure" in form:
+        hooks = dict(settings.get("webhook_notifications") or {})
+        _set_list(hooks, "on_failure", [{"id": d} for d in
+                                        _listed(_field(form, "webhook_on_failure"))])
+        _set_list(settings, "webhook_notifications", hooks)
+
+
+def _listed(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _set_list(target: dict[str, Any], name: str, value: Any) -> None:
+    """``target[name] = value``, or no ``name`` at all when ``value`` is empty."""
+    if value:
+        target[name] = value
+    else:
+        target.pop(name, None)
 
 
 def _apply_action(settings: dict[str, Any], action: str, up: str = "", down: str = "") -> None:
