@@ -14,6 +14,7 @@ PACKAGES = [
     "podium",
     "podium.spec",
     "podium.core",
+    "podium.insights",
     "podium.store",
     "podium.runners",
     "podium.executors",
@@ -36,6 +37,9 @@ def modules_after_import(module: str) -> set[str]:
     ("module", "forbidden"),
     [
         ("podium.core", {"sqlalchemy", "podium.store", "podium.engine", "asyncio", "subprocess"}),
+        # Insights are pure like core: functions over history rows the store fills.
+        ("podium.insights", {"sqlalchemy", "podium.store", "podium.engine", "asyncio",
+                             "subprocess"}),
         ("podium.spec", {"sqlalchemy", "podium.core", "podium.store", "asyncio", "subprocess"}),
         ("podium.runners", {"sqlalchemy", "podium.store", "podium.engine", "podium.executors"}),
         ("podium.executors", {"sqlalchemy", "podium.store", "podium.engine"}),

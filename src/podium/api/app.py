@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from podium import __version__, ui
-from podium.api import admin, docs, errors, extras, jobs
+from podium.api import admin, docs, errors, extras, insights, jobs
 from podium.services import Podium
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a job spec is kilobytes; this leaves room for huge ones
@@ -46,6 +46,7 @@ def create_app(
     app.include_router(jobs.router, prefix="/api/2.1/jobs", include_in_schema=False)
     app.include_router(admin.router, tags=["permissions, secrets, tokens"])
     app.include_router(extras.router, tags=["podium"])
+    app.include_router(insights.router, tags=["insights"])
 
     ui.install(app)
 

@@ -46,6 +46,7 @@ class LazyGroup(click.Group):
         "secrets": ("podium.cli.secrets", "secrets"),
         "audit": ("podium.cli.audit", "audit"),
         "destinations": ("podium.cli.destinations", "destinations"),
+        "insights": ("podium.cli.insights", "insights"),
     },
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -103,13 +103,14 @@ def _local(target: str) -> str:
 
 def install(app: FastAPI) -> None:
     """Serve the UI from ``app``: its pages, static files and error pages."""
-    from podium.ui import admin, editor, pages, run_page
+    from podium.ui import admin, editor, insights_page, pages, run_page
 
     app.include_router(router)
     app.include_router(pages.router)
     app.include_router(run_page.router)
     app.include_router(editor.router)
     app.include_router(admin.router)
+    app.include_router(insights_page.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(SignInRequired)

@@ -84,11 +84,13 @@ def _empty(message: str) -> str:
     )
 
 
-def gantt_svg(run: dict[str, Any], now_ms: int | None = None) -> str:
+def gantt_svg(run: dict[str, Any], now_ms: int | None = None,
+              critical: frozenset[str] = frozenset()) -> str:
     """The SVG Gantt chart of ``run``'s attempts (a ``runs/get`` dict with ``tasks``).
 
     ``now_ms`` is where running attempts (``end_time`` 0) end; by default the latest
-    start or end time in the run. A run with no attempts yet gives a small SVG saying so.
+    start or end time in the run. The rows of the tasks in ``critical`` (the run's
+    critical path) are marked. A run with no attempts yet gives a small SVG saying so.
     """
     tasks: list[dict[str, Any]] = list(run.get("tasks") or [])
     attempts = {str(t.get("task_key", "")): [a for a in t.get("attempts") or []
@@ -132,9 +134,14 @@ def gantt_svg(run: dict[str, Any], now_ms: int | None = None) -> str:
         bar_y = y + (_ROW_H - _BAR_H) / 2
         mid = y + _ROW_H / 2 + 4
         shown = key if len(key) <= _KEY_CHARS else key[: _KEY_CHARS - 1] + "…"
-        out.append(f'<g class="row" data-task="{escape(key)}">')
+        on_path = key in critical
+        out.append(f'<g class="row{" critical" if on_path else ""}" data-task="{escape(key)}">')
+        if on_path:  # a band behind the row, and a marker that is not only colour
+            out.append(f'<rect class="band" x="0" y="{y}" width="{_WIDTH}" height="{_ROW_H}"/>')
+            shown = "◆ " + shown
+        note = " (on the critical path)" if on_path else ""
         out.append(f'<text class="key" x="{_LABEL_W - 8}" y="{mid}" text-anchor="end">'
-                   f"<title>{escape(key)}</title>{escape(shown)}</text>")
+                   f"<title>{escape(key)}{note}</title>{escape(shown)}</text>")
         atts = attempts[key]
         if not atts:
             out.append(f'<text class="note" x="{_LABEL_W + 4}" y="{mid}">'

@@ -7,6 +7,7 @@ with ``podiumGraphFrom(containerId, dataId)``.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 __all__ = ["graph_elements", "task_state", "task_type"]
@@ -62,7 +63,8 @@ def _dep_text(dep: dict[str, Any]) -> str:
     return f"{key} ({dep['outcome']})" if dep.get("outcome") is not None else key
 
 
-def graph_elements(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def graph_elements(tasks: list[dict[str, Any]], critical: tuple[str, ...] = ()
+                   ) -> list[dict[str, Any]]:
     """Cytoscape elements for ``tasks``: one node per task, one edge per dependency.
 
     Node ``data``: ``id`` and ``label`` (the task key), ``type`` (``notebook``, ``sql``,
@@ -70,8 +72,11 @@ def graph_elements(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     summary for tooltips and screen readers). Edge ``data``: ``id``
     (``"upstream->task"``), ``source``, ``target`` and ``label`` (the condition outcome,
     ``"true"``/``"false"``, or ``""``). Dependencies on keys not among ``tasks`` are left
-    out, so a partial list still renders.
+    out, so a partial list still renders. The tasks of ``critical`` (a chain, in order)
+    and the edges between them get ``critical: true``.
     """
+    on_path = set(critical)
+    path_edges = set(itertools.pairwise(critical))
     keys = {str(t.get("task_key", "")) for t in tasks}
     nodes: list[dict[str, Any]] = []
     edges: list[dict[str, Any]] = []
@@ -80,7 +85,9 @@ def graph_elements(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         kind, state = task_type(task), task_state(task)
         nodes.append({"group": "nodes", "data": {
             "id": key, "label": key, "type": kind, "state": state,
-            "title": _summary(task, kind, state),
+            "title": _summary(task, kind, state)
+            + ("; on the critical path" if key in on_path else ""),
+            "critical": key in on_path,
         }})
         for dep in task.get("depends_on") or []:
             up = str(dep.get("task_key", ""))
@@ -90,5 +97,6 @@ def graph_elements(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
             edges.append({"group": "edges", "data": {
                 "id": f"{up}->{key}", "source": up, "target": key,
                 "label": "" if outcome is None else str(outcome),
+                "critical": (up, key) in path_edges,
             }})
     return nodes + edges

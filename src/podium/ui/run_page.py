@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from podium.api.deps import started
 from podium.core import REPAIRABLE, TERMINAL, LifeCycleState, downstream_of
 from podium.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from podium.insights import CriticalPath, critical_path
 from podium.log_lines import strip
 from podium.services import Podium, Principal
 from podium.services import jobs as job_service
@@ -112,34 +113,49 @@ def _optional(module: str, name: str) -> Callable[..., Any] | None:
     return found
 
 
-def graph_json(run: dict[str, Any]) -> str | None:
-    """The cytoscape elements of the run's tasks coloured by state, as JSON safe inside a
-    ``<script>`` element; None without the graph module."""
+def critical_chain(run: dict[str, Any], now_ms: int) -> CriticalPath | None:
+    """The run's critical path from its tasks' times (a running task counts until now);
+    None before any task started."""
+    tasks = run.get("tasks", [])
+    deps = {t["task_key"]: [d["task_key"] for d in t.get("depends_on", [])] for t in tasks}
+    took = {t["task_key"]: ((t.get("end_time") or now_ms) - t["start_time"]) / 1000
+            for t in tasks if t.get("start_time")}
+    if not took:
+        return None
+    return critical_path(deps, took, f"task durations of run {run['run_id']}")
+
+
+def graph_json(run: dict[str, Any], critical: tuple[str, ...] = ()) -> str | None:
+    """The cytoscape elements of the run's tasks coloured by state (and its critical path
+    marked), as JSON safe inside a ``<script>`` element; None without the graph module."""
     elements = _optional("podium.ui.graph", "graph_elements")
     if elements is None or not (HERE / "static" / "graph.js").exists():
         return None
-    text = json.dumps(elements(run.get("tasks", [])))
+    text = json.dumps(elements(run.get("tasks", []), critical))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def gantt(run: dict[str, Any]) -> str | None:
+def gantt(run: dict[str, Any], critical: tuple[str, ...] = ()) -> str | None:
     """The run's attempts as an SVG timeline (running ones reach now); None without the
     Gantt module."""
     draw = _optional("podium.ui.gantt", "gantt_svg")
     if draw is None:
         return None
-    return str(draw(run, None if ended(run) else int(time.time() * 1000)))
+    return str(draw(run, None if ended(run) else int(time.time() * 1000), frozenset(critical)))
 
 
 def live_context(podium: Podium, user: Principal, run: dict[str, Any]) -> dict[str, Any]:
     tasks = run.get("tasks", [])
     level = job_service.levels_held(podium, user, [run["job_id"]]).get(run["job_id"])
+    path = critical_chain(run, int(time.time() * 1000))
+    chain = tuple(step.task_key for step in path.steps) if path else ()
     return {
+        "critical_path": path,
         # Cancel, repair and run again need CAN_MANAGE_RUN: others do not see the buttons.
         "can_run": job_service.at_least(level or job_service.VIEW, job_service.MANAGE_RUN),
         "run": run, "tasks": tasks, "live": not ended(run), "failures": failures(run),
-        "preselected": repair_preselected(tasks), "graph_json": graph_json(run),
-        "gantt_svg": gantt(run), "kinds": {t["task_key"]: task_type(t) for t in tasks},
+        "preselected": repair_preselected(tasks), "graph_json": graph_json(run, chain),
+        "gantt_svg": gantt(run, chain), "kinds": {t["task_key"]: task_type(t) for t in tasks},
         "params": {p["name"]: p["value"] for p in run.get("job_parameters", [])},
     }
 

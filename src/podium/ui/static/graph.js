@@ -86,6 +86,11 @@
       { selector: 'node[sgroup = "run"]', style: { "border-width": 5 } },
       { selector: 'node[sgroup = "idle"]', style: { "border-style": "dashed", color: muted } },
       { selector: 'node[sgroup = "warn"]', style: { "border-style": "dotted", "border-width": 3 } },
+      // The critical path: a halo around its tasks and bold arrows between them.
+      { selector: "node[?critical]", style: { "underlay-color": by.run, "underlay-opacity": 0.25,
+        "underlay-padding": 7, "underlay-shape": "round-rectangle" } },
+      { selector: "edge[?critical]", style: { width: 3.5, "line-color": by.run,
+        "target-arrow-color": by.run } },
     );
     return sheet;
   }
