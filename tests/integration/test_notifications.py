@@ -212,7 +212,7 @@ def test_a_failure_mail_says_what_failed_where_with_the_log_tail_and_the_link(
     assert "Last 20 lines of the log of task 'match'" in body
     tail = [ln.removeprefix("  | ") for ln in body.splitlines() if ln.startswith("  | ")]
     assert tail == [f"line {i}" for i in range(12, 31)] + ["boom: no orders"]  # no stamps
-    assert f"Run page: {PUBLIC}/api/2.2/jobs/runs/get?run_id={run['run_id']}" in body
+    assert f"Run page: {PUBLIC}/runs/{run['run_id']}" in body
     assert f"home {notified.settings.home}" in body
     assert notes(run) == [("", "on_failure", ADDRESS, "SENT")]
     assert run["notifications"][0]["attempts"] == 1
@@ -496,7 +496,7 @@ def test_a_webhook_is_signed_and_retried_with_back_off_after_errors(
     assert payload["run"]["state"]["result_state"] == "FAILED"
     [task] = payload["run"]["tasks"]
     assert task["task_key"] == "t" and task["log_tail"] == ["oops"]
-    assert payload["run_page_url"] == f"{PUBLIC}/api/2.2/jobs/runs/get?run_id={run['run_id']}"
+    assert payload["run_page_url"] == f"{PUBLIC}/runs/{run['run_id']}"
     [note] = run["notifications"]
     assert (note["channel"], note["destination"], note["state"], note["attempts"]) == (
         "webhook", "hook", "SENT", 3)
@@ -513,7 +513,7 @@ def test_a_slack_destination_gets_a_slack_message(
     payload = json.loads(body)
     assert list(payload) == ["text"]
     assert f"SUCCESS: chatty run {run['run_id']}" in payload["text"]
-    assert f"{PUBLIC}/api/2.2/jobs/runs/get?run_id={run['run_id']}" in payload["text"]
+    assert f"{PUBLIC}/runs/{run['run_id']}" in payload["text"]
     assert "X-Podium-Signature" not in headers  # no secret configured for it
 
 
@@ -555,7 +555,7 @@ def test_a_server_mails_a_failure_with_a_link_to_itself(
     assert box.subjects() == [f"[Podium] FAILED: served run {run_id}"]
     body = box.body()
     assert "kaput" in body
-    assert f"{server.url}/api/2.2/jobs/runs/get?run_id={run_id}" in body
+    assert f"{server.url}/runs/{run_id}" in body
 
 
 def test_podium_run_without_a_server_sends_its_mail_before_it_exits(
@@ -601,3 +601,65 @@ def test_a_notification_is_taken_by_one_notifier_and_retaken_after_its_lease(
         # Its notifier died mid-delivery: after the lease another takes it again.
         [again] = nq.pending(session, now + nq.LEASE + timedelta(seconds=1))
         assert nq.claim(session, again.id, 1, now + nq.LEASE + timedelta(seconds=1))
+
+
+# ---- insight alerts ----------------------------------------------------------------------
+
+
+def test_flaky_and_unusual_runs_alert_those_who_opted_in(
+    notified: Podium, mailbox: tuple[Mailbox, int], receiver: Receiver, tmp_path: Path
+) -> None:
+    box, _ = mailbox
+    marker = tmp_path / "slow"
+
+    def spec() -> LoadedJob:
+        # fetch fails on each run's first attempt and passes on the retry; load is quick
+        # until the marker file asks it to be slow.
+        return job(
+            [{"task_key": "fetch", "max_retries": 1, "min_retry_interval_millis": 0,
+              "shell_task": sh('test -f "$PODIUM_RUN_ID.try" || { touch "$PODIUM_RUN_ID.try";'
+                               ' echo "503 from upstream" >&2; exit 1; }')},
+             {"task_key": "load", "depends_on": [{"task_key": "fetch"}],
+              "shell_task": sh(f"if [ -f {marker} ]; then sleep 2; else sleep 0.1; fi")}],
+            tmp_path, name="alerting",
+            email_notifications={"on_flaky": [ADDRESS], "on_anomaly": [ADDRESS]},
+            webhook_notifications={"on_flaky": [{"id": "hook"}]},
+        )
+
+    first = run_notified(notified, spec())
+    assert first["state"]["result_state"] == "SUCCESS"
+    assert notes(first) == []  # flaky once is not yet a pattern; nothing to compare with
+    second = run_notified(notified, spec())
+    assert sorted(notes(second)) == [("", "on_flaky", "hook", "SENT"),
+                                     ("", "on_flaky", ADDRESS, "SENT")]
+    assert box.subjects() == [f"[Podium] FLAKY: alerting run {second['run_id']}"]
+    body = box.body()
+    assert "Passed only on a retry, and not for the first time:" in body
+    assert "fetch: failed, then succeeded when tried again, in 2 of the last 2 runs" in body
+    assert "503 from upstream" in body
+    [payload] = [p for p in (json.loads(body) for _, body in receiver.requests)
+                 if p.get("event_type") == "jobs.on_flaky"]
+    assert payload["insights"][0].startswith("fetch: ")
+
+    for _ in range(3):  # a baseline of quick loads
+        run_notified(notified, spec())
+    marker.touch()
+    slow = run_notified(notified, spec())
+    events = [n[1] for n in notes(slow) if n[2] == ADDRESS]
+    assert sorted(events) == ["on_anomaly", "on_flaky"]
+    unusual = next(i for i, s in enumerate(box.subjects()) if s.startswith("[Podium] UNUSUAL"))
+    assert box.subjects()[unusual] == f"[Podium] UNUSUAL: alerting run {slow['run_id']}"
+    assert "load:" in box.body(unusual)
+
+
+def test_no_alert_without_opting_in(notified: Podium, mailbox: tuple[Mailbox, int],
+                                    tmp_path: Path) -> None:
+    box, _ = mailbox
+    flaky = job([{"task_key": "fetch", "max_retries": 1, "min_retry_interval_millis": 0,
+                  "shell_task": sh('test -f "$PODIUM_RUN_ID.try" || { touch '
+                                   '"$PODIUM_RUN_ID.try"; exit 1; }')}],
+                tmp_path, name="quiet", email_notifications={"on_failure": [ADDRESS]})
+    for _ in range(3):
+        run = run_notified(notified, flaky)
+        assert run["state"]["result_state"] == "SUCCESS" and notes(run) == []
+    assert not any("FLAKY" in s for s in box.subjects())

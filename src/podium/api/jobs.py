@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from fastapi import Body as BodyParam
 
+from podium import notify
 from podium.api.deps import Body, Caller, PodiumDep, parameters, started
 from podium.errors import InvalidArgument
 from podium.services import jobs, runs
@@ -122,8 +123,8 @@ async def get_run(request: Request, podium: PodiumDep, actor: Caller,
 
 
 def run_page_url(request: Request, run_id: int) -> str:
-    base = request.app.state.public_url or str(request.base_url).rstrip("/")
-    return f"{base}/api/2.2/jobs/runs/get?run_id={run_id}"
+    """The run's page in the UI, at the server's public address (else the request's)."""
+    return notify.run_page_url(request.app.state.public_url or str(request.base_url), run_id)
 
 
 @router.get("/runs/list")

@@ -15,6 +15,9 @@ Events, as in the Jobs API (``email_notifications`` / ``webhook_notifications``)
   Either way a task's failure notifies each destination once per run.
 - ``on_duration_warning_threshold_exceeded``: a ``RUN_DURATION_SECONDS GREATER_THAN``
   health rule is broken while the run (or task) is still running.
+- ``on_anomaly`` and ``on_flaky`` (Podium extensions, job level): the ended run was
+  unusual against the job's history, or one of its tasks passed only on a retry and is
+  flaky in the job's history (``podium.insights.run_alerts`` decides).
 
 A task's notifications follow the task's own ``notification_settings``, else the job's.
 """
@@ -35,8 +38,10 @@ from podium.spec.automation import (
 from podium.spec.models import JobSpec
 
 Event = Literal[
-    "on_start", "on_success", "on_failure", "on_duration_warning_threshold_exceeded"
+    "on_start", "on_success", "on_failure", "on_duration_warning_threshold_exceeded",
+    "on_anomaly", "on_flaky",
 ]
+INSIGHT_EVENTS: tuple[Event, ...] = ("on_anomaly", "on_flaky")
 Channel = Literal["email", "webhook"]
 
 L = LifeCycleState
@@ -124,6 +129,18 @@ def _to(
         ids = dict.fromkeys(w.id for w in getattr(webhook, event))
         out += [Notice(task_key, event, "webhook", i) for i in ids]
     return out
+
+
+def wanted_insight_events(spec: JobSpec) -> list[Event]:
+    """The insight alerts the job opted into (someone to tell about them)."""
+    return [e for e in INSIGHT_EVENTS
+            if _to("", e, spec.email_notifications, spec.webhook_notifications)]
+
+
+def insight_notices(spec: JobSpec, events: list[Event]) -> list[Notice]:
+    """The run-level notifications of the insight ``events`` that happened."""
+    return [n for e in events
+            for n in _to("", e, spec.email_notifications, spec.webhook_notifications)]
 
 
 def duration_limit(health: Health | None) -> float | None:

@@ -7,6 +7,7 @@ fills; no IO and no clock (``now`` is a parameter). Every number carries its bas
 
 from __future__ import annotations
 
+from podium.insights.alerts import run_alerts
 from podium.insights.critical_path import CriticalPath, PathStep, critical_path
 from podium.insights.dispatch import dispatch_priorities, order_ready, simulate
 from podium.insights.durations import Estimate, Eta, job_estimate, task_estimates
@@ -19,6 +20,7 @@ from podium.insights.records import (
     PastTaskRun,
     PastValue,
     TaskShape,
+    shape_of,
 )
 from podium.insights.report import job_report, plain, run_report
 from podium.insights.suggestions import Suggestion
@@ -44,7 +46,9 @@ __all__ = [
     "job_report",
     "order_ready",
     "plain",
+    "run_alerts",
     "run_report",
+    "shape_of",
     "simulate",
     "task_estimates",
 ]

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from podium.spec import JobSpec
 
 # Result states that count as a failure: a cancel is a person's decision, not one.
 FAILURES = frozenset({"FAILED", "TIMEDOUT", "INTERNAL_ERROR"})
@@ -106,3 +110,14 @@ class JobShape:
     @property
     def deps(self) -> dict[str, tuple[str, ...]]:
         return {t.task_key: t.depends_on for t in self.tasks}
+
+
+def shape_of(spec: JobSpec) -> JobShape:
+    """The graph and the settings insights look at, from a job spec."""
+    rules = [r.value for r in (spec.health.rules if spec.health else [])
+             if r.metric == "RUN_DURATION_SECONDS"]
+    return JobShape(
+        tuple(TaskShape(t.task_key, tuple(t.upstream_keys), t.timeout_seconds, t.max_retries)
+              for t in spec.tasks),
+        spec.max_concurrent_runs, min(rules) if rules else None,
+    )

@@ -17,6 +17,9 @@ EVENT_HEADER = "X-Podium-Event"
 LOG_TAIL_LINES = 20
 _FAILED = ("FAILED", "TIMEDOUT", "INTERNAL_ERROR")
 _MORE_LOGS = 3  # a run-level mail shows the logs of at most this many failed tasks
+_HEADLINES = {"on_anomaly": "UNUSUAL", "on_flaky": "FLAKY"}
+_DETAILS = {"on_anomaly": "Unusual against the job's earlier runs",
+            "on_flaky": "Passed only on a retry, and not for the first time"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,17 +71,17 @@ class Message:
 
 
 def run_page_url(public_url: str | None, run_id: int) -> str:
-    """The page of a run. The one place that knows its address (the UI will change it);
-    without a server address (a `podium run` with no ``server.public_url``), "" ."""
+    """The run's page in the web UI. The one place that knows its address; without a
+    server address (a `podium run` with no ``server.public_url``), "" ."""
     if not public_url:
         return ""
-    return f"{public_url.rstrip('/')}/api/2.2/jobs/runs/get?run_id={run_id}"
+    return f"{public_url.rstrip('/')}/runs/{run_id}"
 
 
 def render(facts: RunFacts, task_key: str, event: str, page_url: str, now: datetime,
-           notification_id: int = 0) -> Message:
+           notification_id: int = 0, details: list[str] | None = None) -> Message:
     """The notification ``notification_id`` of ``event`` of the run (``task_key`` "") or
-    of one task."""
+    of one task; ``details``: the evidence of an insight alert (on_anomaly, on_flaky)."""
     task = facts.task(task_key) if task_key else None
     word = _headline(facts, task, event)
     subject = f"[Podium] {word}: {facts.job_name} run {facts.run_id}" + (
@@ -103,6 +106,9 @@ def render(facts: RunFacts, task_key: str, event: str, page_url: str, now: datet
         lines.append(f"Started {facts.started_at:%Y-%m-%d %H:%M:%S} UTC, "
                      f"{'ran' if facts.ended_at else 'running for'} "
                      f"{_duration((end - facts.started_at).total_seconds())}")
+    if details:
+        lines += ["", _DETAILS.get(event, "Details") + ":"]
+        lines += [f"  - {line}" for line in details]
     lines += ["", "Tasks:"]
     width = max((len(t.task_key) for t in facts.tasks), default=0)
     lines += [f"  {t.task_key:<{width}}  {_state(t.life_cycle_state, t.result_state)}"
@@ -115,6 +121,8 @@ def render(facts: RunFacts, task_key: str, event: str, page_url: str, now: datet
     lines += ["", f"Where: host {facts.host}, home {facts.home}", f"Run page: {page}"]
     payload = _payload(facts, task_key, event, page_url, subject, now)
     payload["notification_id"] = notification_id  # the same in each retry of a delivery
+    if details:
+        payload["insights"] = details
     return Message(subject, "\n".join(lines) + "\n", payload)
 
 
@@ -154,6 +162,8 @@ def _headline(facts: RunFacts, task: TaskFacts | None, event: str) -> str:
         return "SUCCESS"
     if event == "on_duration_warning_threshold_exceeded":
         return "RUNNING LONG"
+    if event in _HEADLINES:
+        return _HEADLINES[event]
     if task is not None:
         if task.result_state in _FAILED or task.life_cycle_state == "INTERNAL_ERROR":
             return task.result_state or task.life_cycle_state

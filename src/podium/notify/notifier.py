@@ -26,8 +26,17 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from podium.core.notify import duration_warnings, has_health_rules, notices_for_change
+from podium.core import TERMINAL
+from podium.core.notify import (
+    INSIGHT_EVENTS,
+    duration_warnings,
+    has_health_rules,
+    insight_notices,
+    notices_for_change,
+    wanted_insight_events,
+)
 from podium.engine import RunEvent, utcnow
+from podium.insights import run_alerts, shape_of
 from podium.log_lines import strip
 from podium.notify.config import (
     Destination,
@@ -50,11 +59,13 @@ from podium.spec.models import JobSpec
 from podium.store import RunRow
 from podium.store import notifications as nq
 from podium.store import runs as q
+from podium.store.history import job_history
 
 if TYPE_CHECKING:
     import httpx2
 
 logger = logging.getLogger(__name__)
+ALERT_HISTORY_RUNS = 30  # the runs an insight alert compares a run with
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,13 +225,28 @@ class Notifier:
                 if found is None:
                     continue
                 spec, repair_count = found
+                notices = notices_for_change(spec, event.task_key, event.life_cycle_state,
+                                             event.result_state)
+                if event.task_key is None and event.life_cycle_state in TERMINAL:
+                    wanted = wanted_insight_events(spec)
+                    if wanted:
+                        alerts = self._alerts(session, event.run_id, spec)
+                        notices += insight_notices(spec, [e for e in wanted if alerts[e]])
                 items += [
                     nq.NewNotification(event.run_id, n.task_key, n.event, n.channel,
                                        n.destination, repair_count)
-                    for n in notices_for_change(spec, event.task_key, event.life_cycle_state,
-                                                event.result_state)
+                    for n in notices
                 ]
             nq.record(session, items, now)
+
+    def _alerts(self, session: Session, run_id: int, spec: JobSpec) -> dict[str, list[str]]:
+        """The evidence of the insight alerts of the ended run ``run_id`` (the same at
+        recording and at delivery: only the run and those before it count)."""
+        run = session.get(RunRow, run_id)
+        if run is None:
+            return {e: [] for e in INSIGHT_EVENTS}
+        history = job_history(session, run.job_id, ALERT_HISTORY_RUNS, up_to_run_id=run_id)
+        return run_alerts(shape_of(spec), history, run_id, self.clock())
 
     @staticmethod
     def _spec_of(session: Session, run_id: int) -> tuple[JobSpec, int] | None:
@@ -318,8 +344,11 @@ class Notifier:
         now = self.clock()
         with self.sessions() as session:
             facts = self._facts(session, row.run_id)
+            details = (self._alerts(session, row.run_id, _parse(q.get_run(
+                session, row.run_id).spec_json))[row.event]
+                if row.event in INSIGHT_EVENTS else [])
         return render(facts, row.task_key, row.event, run_page_url(self.public_url, row.run_id),
-                      now, row.id)
+                      now, row.id, details)
 
     def _facts(self, session: Session, run_id: int) -> RunFacts:
         run = q.get_run(session, run_id)

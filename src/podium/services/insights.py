@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from podium.engine import utcnow
 from podium.errors import InvalidArgument, NotFound
-from podium.insights import JobShape, TaskShape, job_report, run_report
+from podium.insights import job_report, run_report, shape_of
 from podium.services import jobs
 from podium.services.auth import Principal
 from podium.services.context import Podium
@@ -30,17 +30,6 @@ def runs_to_read(spec: JobSpec) -> int:
     """How many of the newest runs to read: fewer for big graphs, so a report reads a
     bounded number of rows."""
     return max(MIN_RUNS, min(RUNS, MAX_TASK_RUNS // max(1, len(spec.tasks))))
-
-
-def shape_of(spec: JobSpec) -> JobShape:
-    """The graph and the settings insights look at, from a job spec."""
-    rules = [r.value for r in (spec.health.rules if spec.health else [])
-             if r.metric == "RUN_DURATION_SECONDS"]
-    return JobShape(
-        tuple(TaskShape(t.task_key, tuple(t.upstream_keys), t.timeout_seconds, t.max_retries)
-              for t in spec.tasks),
-        spec.max_concurrent_runs, min(rules) if rules else None,
-    )
 
 
 def _job_row(session: Session, job: str, actor: Principal) -> JobRow:

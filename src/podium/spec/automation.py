@@ -103,6 +103,10 @@ class EmailNotifications(SpecModel):
     on_failure: list[str] = []
     on_duration_warning_threshold_exceeded: list[str] = []
     on_streaming_backlog_exceeded: list[str] = []  # accepted; Podium has no streams
+    # Podium extensions (opt-in insight alerts): a run unusual against the job's history,
+    # a task that failed and passed on a retry and does so often.
+    on_anomaly: list[str] = []
+    on_flaky: list[str] = []
     no_alert_for_skipped_runs: bool = False
 
 
@@ -118,6 +122,8 @@ class WebhookNotifications(SpecModel):
     on_failure: list[Webhook] = []
     on_duration_warning_threshold_exceeded: list[Webhook] = []
     on_streaming_backlog_exceeded: list[Webhook] = []
+    on_anomaly: list[Webhook] = []  # Podium extensions, as in EmailNotifications
+    on_flaky: list[Webhook] = []
 
 
 class NotificationSettings(SpecModel):
