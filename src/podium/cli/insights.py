@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import click
 
@@ -42,8 +41,9 @@ def _fetch(what: str, key: str) -> dict[str, Any]:
         if what == "jobs":
             return service.job_insights(target.podium, key, target.actor)
         return service.run_insights(target.podium, int(key), target.actor)
-    # The SDK client has no insights methods yet: its request helper serves.
-    return target.client._get(f"/api/podium/insights/{what}/{quote(key, safe='')}")
+    if what == "jobs":
+        return target.client.job_insights(key)
+    return target.client.run_insights(int(key))
 
 
 @insights.command()
@@ -86,8 +86,7 @@ def apply(job: str, suggestion_id: str) -> None:
 
         found = apply_suggestion(target.podium, job, suggestion_id, target.actor)
     else:
-        found = target.client._post(f"/api/podium/insights/jobs/{quote(job, safe='')}/apply",
-                                    {"suggestion_id": suggestion_id})["applied"]
+        found = target.client.apply_suggestion(job, suggestion_id)
     click.echo(f"applied {found['id']}: {found['kind']} = {found['suggested']} "
                f"(was {found['current']})")
 

@@ -288,6 +288,22 @@ class PodiumClient:
                                                  before_id=before_id)["events"]
         return events
 
+    # ---- insights ---------------------------------------------------------------------
+
+    def job_insights(self, job: str | int) -> dict[str, Any]:
+        """What the history of a job (its id or name) says (``podium insights job``)."""
+        return self._get(f"{PODIUM}/insights/jobs/{quote(str(job), safe='')}")
+
+    def run_insights(self, run_id: int) -> dict[str, Any]:
+        return self._get(f"{PODIUM}/insights/runs/{run_id}")
+
+    def apply_suggestion(self, job: str | int, suggestion_id: str) -> dict[str, Any]:
+        """Apply one of the job's suggestions; the suggestion applied."""
+        applied: dict[str, Any] = self._post(
+            f"{PODIUM}/insights/jobs/{quote(str(job), safe='')}/apply",
+            {"suggestion_id": suggestion_id})["applied"]
+        return applied
+
 
 def _task(run_id: int, task_key: str) -> str:
     return f"{PODIUM}/runs/{run_id}/tasks/{quote(task_key, safe='')}"
