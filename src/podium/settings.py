@@ -17,6 +17,7 @@ from podium.errors import InvalidArgument
 
 ENV_PREFIX = "PODIUM_"
 _SECRET_WORDS = ("password", "token", "secret", "key")
+EXECUTORS = ("local", "dask")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,9 @@ class Settings:
             SIGTERM before SIGKILL.
         warm_python: start python_function_task attempts by forking a warm
             interpreter (milliseconds) rather than starting a fresh one.
+        executor: where attempts run: ``local`` (processes of this machine) or ``dask``
+            (the workers of the Dask cluster at ``dask_scheduler``; docs/cluster.md).
+        dask_scheduler: the Dask scheduler's address (``tcp://host:8786``).
         extra: every other key read from podium.toml or the environment, by section.
     """
 
@@ -39,6 +43,8 @@ class Settings:
     max_parallel_tasks: int
     cancel_grace_seconds: float = 5.0
     warm_python: bool = True
+    executor: str = "local"
+    dask_scheduler: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -86,6 +92,8 @@ class Settings:
             "max_parallel_tasks": self.max_parallel_tasks,
             "cancel_grace_seconds": self.cancel_grace_seconds,
             "warm_python": self.warm_python,
+            "executor": self.executor,
+            "dask_scheduler": self.dask_scheduler,
         }
         for key, value in self.extra.items():
             # A webhook URL's path or query is often its key (Slack's is): show the host.
@@ -126,12 +134,22 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     warm = _bool(values.pop("warm_python", True), "warm_python")
     if parallel < 1:
         raise InvalidArgument("max_parallel_tasks: must be at least 1")
+    executor = str(values.pop("executor", "local") or "local").strip().lower()
+    scheduler = str(values.pop("dask_scheduler", "") or "").strip() or None
+    if executor not in EXECUTORS:
+        raise InvalidArgument(f"executor: expected one of {', '.join(EXECUTORS)}, "
+                              f"got {executor!r}")
+    if executor == "dask" and scheduler is None:
+        raise InvalidArgument("dask_scheduler: the dask executor needs the scheduler's "
+                              "address, e.g. tcp://127.0.0.1:8786")
     return Settings(
         home=home,
         database_url=database_url,
         max_parallel_tasks=parallel,
         cancel_grace_seconds=grace,
         warm_python=warm,
+        executor=executor,
+        dask_scheduler=scheduler,
         extra=values,
     )
 

@@ -43,7 +43,7 @@ def test_help_lists_the_commands(home: Path) -> None:
 def test_validate_good_and_bad_specs(home: Path) -> None:
     good = podium("validate", str(EXAMPLES / "seed_pipeline.yaml"))
     assert good.returncode == 0, good.stderr
-    assert "valid job 'seed_pipeline' with 7 tasks" in good.stdout
+    assert "valid job 'seed_pipeline' with 10 tasks" in good.stdout
 
     bad = podium("validate", str(BAD / "cycle.yaml"))
     assert bad.returncode == 2
@@ -198,6 +198,9 @@ def test_seed_pipeline_runs_end_to_end(home: Path, form: str) -> None:
             "enough_rows",
             "build_features",
             "persist_features",
+            "drift",
+            "drift_found",
+            "retrain_requested",
             "train",
         ],
         "SUCCESS",
@@ -207,6 +210,9 @@ def test_seed_pipeline_runs_end_to_end(home: Path, form: str) -> None:
     assert values["match"]["row_count"] >= 1000  # min_rows: enough_rows let train run
     assert values["persist_features"]["row_count"] == values["build_features"]["sessions"]
     assert Path(values["build_features"]["features_path"]).is_file()
+    # A fresh home has no reference features: drift saved them and let train run.
+    assert values["drift"]["baseline_created"] is True
+    assert values["drift"]["drift_detected"] is True
     assert values["train"]["auc"] > 0.6
     assert Path(values["train"]["model_path"]).is_file()
     assert (home / "warehouse.duckdb").is_file()

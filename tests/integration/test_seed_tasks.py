@@ -120,7 +120,7 @@ def seed_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedRun]:
             run = run_job(podium, seed_job(keep), run_date=RUN_DATE, size=SIZE)
             outputs = {
                 key: get_output(podium, run["run_id"], key)
-                for key in ("match", "build_features", "persist_features")
+                for key in ("match", "build_features", "persist_features", "drift")
             }
         finally:
             podium.close()
@@ -150,8 +150,12 @@ def test_spec_graph_task_types_and_parameters() -> None:
         "enough_rows": [("match", None)],
         "build_features": [("enough_rows", "true")],
         "persist_features": [("build_features", None)],
-        "train": [("persist_features", None)],
+        "drift": [("persist_features", None)],
+        "drift_found": [("drift", None)],
+        "retrain_requested": [("persist_features", None)],
+        "train": [("drift_found", "true"), ("retrain_requested", "true")],
     }
+    assert spec.task("train").run_if == "AT_LEAST_ONE_SUCCESS"
     types = {task.task_key: task.task_type for task in spec.tasks}
     assert types == {
         "clicks_ingest": "spark_python_task",
@@ -160,10 +164,15 @@ def test_spec_graph_task_types_and_parameters() -> None:
         "enough_rows": "condition_task",
         "build_features": "notebook_task",
         "persist_features": "sql_task",
+        "drift": "drift_check_task",
+        "drift_found": "condition_task",
+        "retrain_requested": "condition_task",
         "train": "spark_python_task",
     }
     assert spec.task("train").environment_key == "train"
-    assert spec.parameter_defaults() == {"run_date": RUN_DATE, "size": "20000", "min_rows": "1000"}
+    assert spec.parameter_defaults() == {
+        "run_date": RUN_DATE, "size": "20000", "min_rows": "1000", "retrain": "auto"
+    }
 
 
 def test_train_environment_pins_what_train_imports() -> None:
@@ -265,6 +274,9 @@ def test_the_pipeline_runs_through_the_engine(seed_run: SeedRun) -> None:
         "enough_rows": "SUCCESS",
         "build_features": "SUCCESS",
         "persist_features": "SUCCESS",
+        "drift": "SUCCESS",
+        "drift_found": "SUCCESS",
+        "retrain_requested": "SUCCESS",
     }
 
 
@@ -389,6 +401,43 @@ def test_persist_features_refuses_duplicate_sessions_and_commits_nothing(
 
 
 # --- train ---------------------------------------------------------------------------
+
+
+# --- drift ---------------------------------------------------------------------------
+
+
+def test_the_first_run_saves_the_reference_features_and_asks_for_training(
+    seed_run: SeedRun,
+) -> None:
+    values = seed_run.values["drift"]
+    rows = seed_run.values["persist_features"]["row_count"]
+    assert values == {"drift_detected": True, "baseline_created": True, "max_psi": 0.0,
+                      "drifted_columns": [], "rows_current": rows, "rows_reference": rows}
+    reference = warehouse_query(seed_run.warehouse,
+                                "SELECT count(*) AS n FROM seed.features_reference")
+    assert reference["n"].tolist() == [rows]
+    assert seed_run.outputs["drift"]["drift_output"]["reference"] == (
+        "table seed.features_reference")
+
+
+def test_drift_compares_later_features_with_the_reference(
+    seed_run: SeedRun, podium: Podium, home: Path
+) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(seed_run.warehouse, home / "warehouse.duckdb")
+    task = next(t for t in seed_data()["tasks"] if t["task_key"] == "drift")
+    task = {**task, "depends_on": []}
+    task["drift_check_task"]["current"] = {
+        "path": seed_run.values["build_features"]["features_path"]}
+
+    run = run_job(podium, job([task], EXAMPLES))
+
+    assert results(run) == {"drift": "SUCCESS"}
+    values = tasks_by_key(run)["drift"]["task_values"]
+    assert values["drift_detected"] is False and values["baseline_created"] is False
+    assert values["max_psi"] == 0.0
+    report = get_output(podium, run["run_id"], "drift")["drift_output"]["columns"]
+    assert [c["column"] for c in report] == task["drift_check_task"]["columns"]
 
 
 def test_train_saves_a_model_well_above_chance(

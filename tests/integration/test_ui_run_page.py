@@ -413,3 +413,20 @@ def test_an_http_task_shows_its_response(server: Server, admin: httpx.Client) ->
         detail = ui.get(f"/runs/{run_id}/tasks/call").text
         assert f"GET {server.url}/static/run.css</code> → HTTP <strong>200</strong>" in detail
         assert "The run and task pages." in detail  # the body
+
+
+def test_a_drift_check_shows_its_report_per_column(server: Server, admin: httpx.Client,
+                                                   tmp_path: Path) -> None:
+    reference, current = tmp_path / "reference.csv", tmp_path / "current.csv"
+    reference.write_text("amount,kind\n" + "".join(f"{i % 50},a\n" for i in range(500)))
+    current.write_text("amount,kind\n" + "".join(f"{40 + i % 50},a\n" for i in range(500)))
+    run_id = start(admin, "ui_drift", {"task_key": "drift", "drift_check_task": {
+        "current": {"path": str(current)}, "reference": {"path": str(reference)}}})
+    assert finished(admin, run_id)["state"]["result_state"] == "SUCCESS"
+    with session(server) as ui:
+        detail = ui.get(f"/runs/{run_id}/tasks/drift").text
+    assert re.search(r'id="drift-summary"><strong>Drift</strong> in amount', detail), detail
+    row = re.search(r'<tr data-column="amount">(.*?)</tr>', detail, re.S)
+    assert row and "kolmogorov" not in row.group(1).lower() and ">yes<" in row.group(1)
+    kind = re.search(r'<tr data-column="kind">(.*?)</tr>', detail, re.S)
+    assert kind and "<td>no</td>" in kind.group(1)

@@ -31,6 +31,16 @@ def seed() -> dict[str, Any]:
     return data
 
 
+def sdk_seed() -> dict[str, Any]:
+    """The seed with its Podium extension task (drift_check_task, which the SDK's
+    dataclasses do not know and drop) run as a Python file instead."""
+    data = seed()
+    for task in data["tasks"]:
+        if task.pop("drift_check_task", None) is not None:
+            task["spark_python_task"] = {"python_file": "seed/drift.py"}
+    return data
+
+
 def field_names(cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
 
@@ -104,35 +114,42 @@ def test_fields_new_in_the_sdk_are_ignored() -> None:
 
 # ---- what the SDK sends parses ------------------------------------------------------------
 def test_seed_spec_round_trips_through_the_sdk() -> None:
-    expected, _ = parse_job(seed())
-    spec, warnings = parse_job(jobs.JobSettings.from_dict(seed()).as_dict())
+    expected, _ = parse_job(sdk_seed())
+    spec, warnings = parse_job(jobs.JobSettings.from_dict(sdk_seed()).as_dict())
     assert (spec, warnings) == (expected, [])
+
+
+def test_the_sdk_drops_podium_extension_task_types() -> None:
+    # Why clients send the seed pipeline as a plain dict (api_client.do), not JobSettings.
+    sent = jobs.JobSettings.from_dict(seed()).as_dict()
+    drift = next(t for t in sent["tasks"] if t["task_key"] == "drift")
+    assert "drift_check_task" not in drift
 
 
 @pytest.mark.parametrize("via_sdk", [False, True], ids=["raw", "JobSettings"])
 def test_empty_sdk_fields_are_dropped_silently(via_sdk: bool) -> None:
-    data = with_empty_sdk_fields(seed())
+    data = with_empty_sdk_fields(sdk_seed())
     assert data["environment_variables"] == [] and data["triggers"] == []
     if via_sdk:
         data = jobs.JobSettings.from_dict(data).as_dict()
-    expected, _ = parse_job(seed())
+    expected, _ = parse_job(sdk_seed())
     assert parse_job(data) == (expected, [])
 
 
 def test_what_jobs_create_sends_with_empty_fields_parses() -> None:
     api = RecordingApiClient()
     empty = {n: empty_value(jobs.Task, n, True) for n in podium_lacks(field_names(jobs.Task), Task)}
-    tasks = [dataclasses.replace(jobs.Task.from_dict(t), **empty) for t in seed()["tasks"]]
+    tasks = [dataclasses.replace(jobs.Task.from_dict(t), **empty) for t in sdk_seed()["tasks"]]
     job = {n: empty_value(jobs.JobSettings, n, True)
            for n in podium_lacks(CREATE_FIELDS, JobSpec) if n in field_names(jobs.JobSettings)}
-    settings = jobs.JobSettings.from_dict(seed())
+    settings = jobs.JobSettings.from_dict(sdk_seed())
     jobs.JobsAPI(api).create(  # type: ignore[no-untyped-call]
         name=settings.name, tags=settings.tags, parameters=settings.parameters,
         environments=settings.environments, tasks=tasks, **job,
     )
     assert api.body["environment_variables"] == [] and api.body["triggers"] == []
     assert api.body["tasks"][0]["environment_variables_key"] == ""
-    expected, _ = parse_job(seed())
+    expected, _ = parse_job(sdk_seed())
     assert parse_job(api.body) == (expected, [])
 
 

@@ -35,19 +35,23 @@ def test_seed_pipeline_graph_has_a_node_per_task_and_an_edge_per_dependency() ->
     elements = graph_elements(seed_tasks())
     by_id = nodes(elements)
     assert list(by_id) == ["clicks_ingest", "orders_ingest", "match", "enough_rows",
-                           "build_features", "persist_features", "train"]
+                           "build_features", "persist_features", "drift", "drift_found",
+                           "retrain_requested", "train"]
     assert {k: n["type"] for k, n in by_id.items()} == {
         "clicks_ingest": "spark_python", "orders_ingest": "spark_python", "match": "sql",
         "enough_rows": "condition", "build_features": "notebook",
-        "persist_features": "sql", "train": "spark_python",
+        "persist_features": "sql", "drift": "drift_check", "drift_found": "condition",
+        "retrain_requested": "condition", "train": "spark_python",
     }
     assert all(n["label"] == k and n["state"] == "" and k in n["title"]
                for k, n in by_id.items())
-    # The seed pipeline has six dependencies (two into match, then a chain).
+    # Two into match, a chain to persist_features, then two branches joining at train.
     assert {(e["source"], e["target"], e["label"]) for e in edges(elements).values()} == {
         ("clicks_ingest", "match", ""), ("orders_ingest", "match", ""),
         ("match", "enough_rows", ""), ("enough_rows", "build_features", "true"),
-        ("build_features", "persist_features", ""), ("persist_features", "train", ""),
+        ("build_features", "persist_features", ""), ("persist_features", "drift", ""),
+        ("drift", "drift_found", ""), ("persist_features", "retrain_requested", ""),
+        ("drift_found", "train", "true"), ("retrain_requested", "train", "true"),
     }
     assert "enough_rows->build_features" in edges(elements)
     assert "after enough_rows (true)" in by_id["build_features"]["title"]

@@ -23,7 +23,14 @@ if TYPE_CHECKING:
               "workspace examples/; stores the seed pipeline (and the UI's job templates) "
               "as jobs, runs it once, and prints a sign-in token for the local admin "
               "'admin' (a new one each start)")
-def server(host: str | None, port: int | None, public_url: str | None, demo: bool) -> None:
+@click.option("--executor", type=click.Choice(["local", "dask"]), default=None,
+              help="Where task attempts run: processes of this machine, or the workers of "
+              "a Dask cluster  [default: the executor setting, else local]")
+@click.option("--dask-scheduler", default=None, metavar="ADDRESS",
+              help="The Dask scheduler for --executor dask, e.g. tcp://10.0.0.5:8786  "
+              "[default: the dask_scheduler setting]")
+def server(host: str | None, port: int | None, public_url: str | None, demo: bool,
+           executor: str | None, dask_scheduler: str | None) -> None:
     """Serve the Jobs API 2.2 (and Podium's own API) and run the jobs it starts.
 
     Runs started through the API are executed here and recorded in the same database
@@ -32,11 +39,19 @@ def server(host: str | None, port: int | None, public_url: str | None, demo: boo
 
     With --demo, the UI at the printed address shows the seed pipeline's run within a
     minute: what `make run` starts.
+
+    With --executor dask, attempts run on the workers of a Dask cluster (start them
+    with `podium worker`); see docs/cluster.md.
     """
+    import os
+
     from podium.api.server import check_port, serve
     from podium.settings import load_settings
 
-    settings = load_settings()
+    # The options are the settings PODIUM_EXECUTOR / PODIUM_DASK_SCHEDULER: one place
+    # (load_settings) reads and checks them.
+    chosen = {"PODIUM_EXECUTOR": executor, "PODIUM_DASK_SCHEDULER": dask_scheduler}
+    settings = load_settings({**os.environ, **{k: v for k, v in chosen.items() if v}})
     configured = settings.extra.get("server", {})
     configured = configured if isinstance(configured, dict) else {}
     host = host or str(configured.get("host", "127.0.0.1"))

@@ -1,5 +1,17 @@
 """Whether the engine holding a run is still alive: engines identify themselves as
-``host:pid`` and refresh a heartbeat on the run while they drive it."""
+``host:pid`` and refresh a heartbeat on the run while they drive it.
+
+The heartbeat is a lease. An engine takes a run only from a holder it judged dead, by a
+compare-and-set on the holder and heartbeat it read (``store.runs.claim_run``), so of
+several servers on one database exactly one drives a run; each step it records first
+checks that it still holds the run (``store.runs.hold_run``), so an engine that was
+stalled past ``STALE_AFTER`` and lost the run writes nothing more to it.
+
+Takeover takes up to ``STALE_AFTER`` after the holder's last heartbeat when the holder
+ran on another host; on this host a killed holder is noticed by its pid at once. The
+hosts' clocks must agree to well within ``STALE_AFTER`` (NTP), and hostnames must be
+unique among the servers sharing a database (a pid is only checked on its own host).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +20,16 @@ import socket
 import threading
 from datetime import UTC, datetime, timedelta
 
+from podium.errors import Conflict
+
 # A run whose heartbeat is older than this has no live engine and may be resumed or
 # canceled directly (an engine refreshes it every poll, twice a second by default).
 STALE_AFTER = timedelta(seconds=10)
+
+
+class LeaseLost(Conflict):
+    """Another engine took over the run this one was driving (this one was stalled past
+    ``STALE_AFTER``): stop driving it, record nothing more."""
 
 
 def utcnow() -> datetime:
@@ -35,6 +54,12 @@ def take_here(run_id: int) -> bool:
             return False
         _DRIVEN_HERE.add(run_id)
         return True
+
+
+def on_this_host(engine_id: str | None) -> bool:
+    """Whether ``engine_id`` ran on this host (None, unknown: taken as this host), so
+    that the pids it recorded are this host's: leftover processes are killed only then."""
+    return engine_id is None or engine_id.rpartition(":")[0] == socket.gethostname()
 
 
 def let_go_here(run_id: int) -> None:

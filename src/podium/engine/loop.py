@@ -43,30 +43,42 @@ from podium.core import (
     termination_for,
 )
 from podium.engine import children, paths, queueing
-from podium.engine.liveness import engine_alive, let_go_here, take_here, this_engine_id, utcnow
+from podium.engine.liveness import (
+    LeaseLost,
+    engine_alive,
+    let_go_here,
+    on_this_host,
+    take_here,
+    this_engine_id,
+    utcnow,
+)
 from podium.engine.secrets import RunSecrets
 from podium.engine.watch import RunWatch
 from podium.errors import Conflict
 from podium.executors import (
     AttemptRequest,
     Executor,
-    LocalExecutor,
     Outcome,
     attempt_file,
+    executor_for,
     kill_leftover,
 )
 from podium.executors.logs import append_line
+from podium.insights import dispatch_priorities, task_estimates
+from podium.insights.dispatch import Priority
 from podium.runners import RunnerContext, runner_for
 from podium.runners import environment as runners_environment
 from podium.settings import Settings
 from podium.spec.models import JobSpec, Task
 from podium.store import runs as q
+from podium.store.history import job_history
 from podium.task_values import VALUES_IN_ENV
 
 L = LifeCycleState
 R = ResultState
 # A run steps when something happens; this bounds how long it sleeps in any case.
 SAFETY_STEP_SECONDS = 5.0
+HISTORY_RUNS = 10  # recent runs whose task durations order the ready tasks
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +103,7 @@ class Engine:
     Args:
         sessions: session factory of the metadata database.
         settings: home folder, parallelism bound, grace period.
-        executor: where attempts run (default: a LocalExecutor).
+        executor: where attempts run (default: the one the settings choose).
         on_event: called with each committed RunEvent.
         clock: returns the current UTC time; tests may pass their own.
     """
@@ -107,9 +119,7 @@ class Engine:
     ) -> None:
         self.sessions = sessions
         self.settings = settings
-        self.executor = executor or LocalExecutor(
-            settings.cancel_grace_seconds, warm_python=settings.warm_python
-        )
+        self.executor = executor or executor_for(settings, on_note=self._note_attempt)
         self.on_event = on_event
         self.clock = clock
         self.poll_seconds = poll_seconds
@@ -128,6 +138,12 @@ class Engine:
         self.cancel_requested = True
         for driver in self.drivers.values():
             driver.wake.set()
+
+    def _note_attempt(self, attempt_id: int, message: str) -> None:
+        """The executor's word on a running attempt (why it waits for a worker)."""
+        for driver in self.drivers.values():
+            if driver.note(attempt_id, message):
+                return
 
     def slot_freed(self) -> None:
         """Wake the runs that have tasks waiting for a free slot."""
@@ -183,7 +199,7 @@ class _RunDriver:
         self.timed_out = False
         self.cancel_asked = False  # someone asked to cancel the run (seen by the watch)
         self.wake = asyncio.Event()  # a reason to take a step before any attempt ends
-        self.ready: list[tuple[int, str]] = []  # set up by _claim
+        self.ready: list[tuple[Priority, str]] = []  # set up by _claim
         self.secrets = RunSecrets(engine.settings)
 
     # ---- lifecycle -----------------------------------------------------------------
@@ -195,7 +211,7 @@ class _RunDriver:
             if result is not None:
                 return result
             self.engine.drivers[self.run_id] = self
-            self.engine.watch.add(self.run_id, self._cancel_asked)
+            self.engine.watch.add(self.run_id, self._cancel_asked, self.wake.set)
             return await self._steps()
         except BaseException:
             # The engine itself failed (a database error, a bug) or was cancelled: stop
@@ -210,6 +226,22 @@ class _RunDriver:
             self.engine.watch.discard(self.run_id)
             let_go_here(self.run_id)
 
+    def note(self, attempt_id: int, message: str) -> bool:
+        """Show ``message`` as the state message of the RUNNING task of ``attempt_id``
+        (written with the next step, which this wakes; a note, not a transition).
+        False when the attempt is not this run's."""
+        start = next((s for s in self.inflight.values() if s.attempt_id == attempt_id), None)
+        if start is None:
+            return False
+        state = self.states[start.key]
+        if state.life_cycle_state is L.RUNNING and state.message != message:
+            self.states[start.key] = replace(state, message=message)
+            self.dirty.add(start.key)
+            self.events.append(RunEvent(self.run_id, start.key, L.RUNNING, None,
+                                        start.number, message))
+            self.wake.set()
+        return True
+
     def _cancel_asked(self) -> None:
         self.cancel_asked = True
         self.wake.set()
@@ -219,6 +251,9 @@ class _RunDriver:
         while True:
             now = self.engine.clock()
             with self.engine.sessions.begin() as session:
+                # First, so that a step of an engine that lost the run records nothing.
+                if not q.hold_run(session, self.run_id, self.engine.engine_id, now):
+                    raise LeaseLost(f"run {self.run_id} was taken over by another engine")
                 for outcome in completed:
                     self._record_outcome(session, outcome, now)
                 if self.engine.cancel_requested and not self.canceling:
@@ -239,6 +274,19 @@ class _RunDriver:
                 return result
             completed = [] if again else await self._wait(now)
 
+    def _dispatch_order(self, session: Session, job_id: int) -> dict[str, Priority]:
+        """The order in which ready tasks take free slots: the longest expected path
+        ahead first (from the job's recent successful attempts), then graph depth.
+        History is read only when the run has more tasks than the engine has slots:
+        otherwise every ready task starts at once and order does not matter."""
+        deps = {t.task_key: tuple(t.upstream_keys) for t in self.spec.tasks}
+        medians: dict[str, float | None] = {}
+        if len(deps) > self.engine.settings.max_parallel_tasks and job_id:
+            history = job_history(session, job_id, HISTORY_RUNS)
+            medians = {k: e.median_seconds
+                       for k, e in task_estimates(history, list(deps)).items()}
+        return dispatch_priorities(deps, medians)
+
     def _claim(self) -> ResultState | None:
         """Take the run: refuse if another engine holds it, recover lost attempts."""
         now = self.engine.clock()
@@ -250,8 +298,15 @@ class _RunDriver:
                 row.engine_id, row.heartbeat_at, now
             ):
                 raise Conflict(f"run {self.run_id} is being run by engine {row.engine_id}")
+            # Take it from the holder just judged dead, unless another engine took it
+            # since: first, so that a loser touches nothing (nor kills any process).
+            if not q.claim_run(session, self.run_id, self.engine.engine_id, row.engine_id,
+                               row.heartbeat_at, now):
+                raise Conflict(f"run {self.run_id} was taken up by another engine")
+            self.previous_holder = row.engine_id
             self.spec = JobSpec.model_validate_json(row.spec_json)
             self.graph = Graph({t.task_key: t.upstream_keys for t in self.spec.tasks})
+            self.rank = self._dispatch_order(session, row.job_id)
             self.job_id, self.repair_count = row.job_id, row.repair_count
             self.source_dir = Path(row.source_dir)
             self.parameters: dict[str, str] = json.loads(row.parameters_json)
@@ -269,14 +324,14 @@ class _RunDriver:
                 k: sum(1 for u in self.graph.upstream[k] if not self.states[u].is_terminal)
                 for k in self.states
             }
-            self.ready = []  # heap of PENDING tasks by graph position
+            self.ready = []  # heap of PENDING tasks, critical path first
             self.new_pending: list[str] = []  # PENDING since the last start: may need a note
             self.waiting = {k for k, st in self.states.items()
                             if st.life_cycle_state is L.WAITING_FOR_RETRY}
             self.look_at: set[str] | None = None  # None: every task, on the first step
             for key, st in self.states.items():
                 if st.life_cycle_state is L.PENDING:
-                    heapq.heappush(self.ready, (self.graph.position[key], key))
+                    heapq.heappush(self.ready, (self.rank[key], key))
                     self.new_pending.append(key)
             self.values = q.get_task_values(session, self.run_id)
             self.has_refs: dict[str, bool] = {}
@@ -310,7 +365,10 @@ class _RunDriver:
     def _recover_lost(
         self, session: Session, key: str, number: int, attempt_id: int, now: datetime
     ) -> None:
-        killed = kill_leftover(paths.work_prefix(self.home, self.run_id, key, number))
+        # The pids of an engine on another host mean nothing here: its leftover process
+        # (if that host lives) runs on until it ends; its outcome is not recorded.
+        killed = on_this_host(self.previous_holder) and kill_leftover(
+            paths.work_prefix(self.home, self.run_id, key, number))
         message = "lost: the engine stopped while this attempt ran" + (
             "; its leftover processes were killed" if killed else ""
         )
@@ -468,7 +526,7 @@ class _RunDriver:
             attempt_id=attempt_id, process=process, log_path=log,
             work_prefix=paths.work_prefix(self.home, self.run_id, key, number),
             timeout_seconds=task.timeout_seconds, env=self._task_env(resolved, number),
-            redact=self.secrets.terms(key),
+            redact=self.secrets.terms(key), pool=task.worker_pool,
         )
         return _Start(functools.partial(self.engine.executor.run, request), key, attempt_id,
                       number)
@@ -694,7 +752,7 @@ class _RunDriver:
         self.states[key] = state
         self.waiting.discard(key)
         if state.life_cycle_state is L.PENDING:
-            heapq.heappush(self.ready, (self.graph.position[key], key))
+            heapq.heappush(self.ready, (self.rank[key], key))
             self.new_pending.append(key)
         elif state.life_cycle_state is L.WAITING_FOR_RETRY:
             self.waiting.add(key)

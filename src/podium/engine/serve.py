@@ -1,6 +1,16 @@
 """The engine of a long-running server: it takes up every unfinished top-level run of
 the store that no live engine drives — runs started through the API, repaired runs,
-and runs whose engine died — and drives them side by side."""
+and runs whose engine died — and drives them side by side.
+
+Several servers may share one database: each looks for the same runs, but taking one
+is a compare-and-set on its holder (``liveness``), so exactly one server drives it and
+the others leave it alone; a server that dies (even by SIGKILL) leaves its runs to the
+others once its heartbeats stop — at once on the same host, where its pid is checked,
+else after ``STALE_AFTER`` — and the one that takes a run over records its running
+attempts as lost and retries them, keeping what succeeded. Servers on one host should
+share one PODIUM_HOME (logs, work folders): a takeover then finds and kills the
+processes the dead server left running.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from podium.core import LifeCycleState as L
 from podium.engine import queueing
-from podium.engine.liveness import engine_alive, utcnow
+from podium.engine.liveness import LeaseLost, engine_alive, utcnow
 from podium.engine.loop import Engine, RunEvent
 from podium.errors import Conflict
 from podium.settings import Settings
@@ -80,6 +90,9 @@ class Dispatcher:
     async def _drive(self, run_id: int) -> None:
         try:
             await self.engine.execute(run_id)
+        except LeaseLost as exc:
+            logger.warning("stopped driving run %s: %s (this server was stalled for longer "
+                           "than a heartbeat lasts)", run_id, exc)
         except Conflict:
             pass  # another engine took it up first
         except Exception:

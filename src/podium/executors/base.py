@@ -24,6 +24,8 @@ class AttemptRequest:
             given here go in front of the inherited ones.
         redact: the secret values the task was given (``core.values.secret_terms``):
             each is replaced by ``[REDACTED]`` in the log, line by line.
+        pool: the worker pool the attempt must run in (a cluster executor sends it
+            only to workers of that pool; the local executor has one pool, itself).
     """
 
     attempt_id: int
@@ -33,6 +35,7 @@ class AttemptRequest:
     timeout_seconds: float = 0
     env: dict[str, str] = field(default_factory=dict)
     redact: tuple[str, ...] = ()
+    pool: str | None = None
 
 
 def attempt_file(work_prefix: Path, suffix: str) -> Path:
@@ -64,7 +67,8 @@ class Outcome:
 
 
 class Executor(Protocol):
-    """Where attempts run. Implementations: LocalExecutor (a local process pool)."""
+    """Where attempts run. Implementations: LocalExecutor (a local process pool) and
+    DaskExecutor (a Dask distributed cluster, ``podium.executors.dask``)."""
 
     async def run(self, request: AttemptRequest) -> Outcome:
         """Run the attempt to its end and report; never raises for a task's failure."""

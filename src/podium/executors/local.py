@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -39,10 +39,18 @@ class LocalExecutor:
         grace_seconds: how long a terminated attempt gets between SIGTERM and SIGKILL.
         warm_python: fork python_function_task attempts from a warm interpreter
             (``podium.function_zygote``) rather than starting a fresh one each time.
+        on_started: called with the pid (and process group) of each attempt's process
+            once it runs (a Dask worker has them killed should the worker die).
     """
 
-    def __init__(self, grace_seconds: float = 5.0, warm_python: bool = True) -> None:
+    def __init__(
+        self,
+        grace_seconds: float = 5.0,
+        warm_python: bool = True,
+        on_started: Callable[[int], None] | None = None,
+    ) -> None:
         self.grace_seconds = grace_seconds
+        self.on_started = on_started
         self.warm = WarmPython() if warm_python and hasattr(os, "fork") else None
         self._running: dict[int, int] = {}  # attempt_id -> pid (and process group)
         self._reasons: dict[int, ResultState] = {}
@@ -67,6 +75,8 @@ class LocalExecutor:
             return Outcome(request.attempt_id, ResultState.FAILED, None, message)
         self._running[request.attempt_id] = pid
         self._record_pid(request.work_prefix, pid)
+        if self.on_started is not None:
+            self.on_started(pid)
         try:
             exit_code = await self._wait(request, exit_code_of)
         except WarmPythonLost as exc:
@@ -125,6 +135,10 @@ class LocalExecutor:
         except TimeoutError:
             self.terminate(request.attempt_id, ResultState.TIMEDOUT)
         return await exited
+
+    def running(self, attempt_id: int) -> bool:
+        """Whether the attempt's process has started and not yet been waited for."""
+        return attempt_id in self._running
 
     def terminate(self, attempt_id: int, reason: ResultState) -> None:
         pid = self._running.get(attempt_id)

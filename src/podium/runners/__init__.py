@@ -21,6 +21,7 @@ RUNNERS: dict[str, str] = {
     "python_wheel_task": "podium.runners.wheel",
     "sql_task": "podium.runners.sql",
     "http_task": "podium.runners.http",
+    "drift_check_task": "podium.runners.drift",
 }
 
 

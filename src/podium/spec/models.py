@@ -1,7 +1,8 @@
 """Pydantic models of a job spec, in the Databricks Jobs API 2.2 shape.
 
-Podium extensions (``shell_task``, ``python_function_task``, ``environment_variables``,
-``retry_backoff_multiplier``, ``max_retry_interval_millis``) follow the same naming style.
+Podium extensions (``shell_task``, ``python_function_task``, ``drift_check_task``,
+``environment_variables``, ``retry_backoff_multiplier``, ``max_retry_interval_millis``,
+``pool``) follow the same naming style.
 Models forbid unknown fields; ``podium.spec.validate`` turns that into "did you mean".
 """
 
@@ -24,6 +25,7 @@ from podium.spec.automation import (
 from podium.spec.base import TASK_KEY_PATTERN, RunIf, SpecModel
 from podium.spec.task_types import (
     ConditionTask,
+    DriftCheckTask,
     Environment,
     HttpTask,
     Library,
@@ -55,6 +57,7 @@ TASK_TYPE_FIELDS: tuple[str, ...] = (
     "python_wheel_task",
     "sql_task",
     "http_task",
+    "drift_check_task",
     "for_each_task",
     "run_job_task",
 )
@@ -88,6 +91,11 @@ class Task(SpecModel):
 
     libraries: list[Library] = []
     environment_key: str | None = None
+    # Where the task runs on a cluster (the dask executor): Podium's worker pool, else
+    # Databricks' job cluster of the same name (both a Dask worker resource pool-NAME).
+    pool: str | None = Field(default=None, min_length=1, max_length=100,
+                             pattern=TASK_KEY_PATTERN)
+    job_cluster_key: str | None = Field(default=None, max_length=100)
 
     spark_python_task: SparkPythonTask | None = None
     python_function_task: PythonFunctionTask | None = None
@@ -98,6 +106,7 @@ class Task(SpecModel):
     python_wheel_task: PythonWheelTask | None = None
     sql_task: SqlTask | None = None
     http_task: HttpTask | None = None
+    drift_check_task: DriftCheckTask | None = None
     for_each_task: ForEachTask | None = None
     run_job_task: RunJobTask | None = None
 
@@ -108,6 +117,11 @@ class Task(SpecModel):
             if getattr(self, name) is not None:
                 return name
         raise ValueError(f"task {self.task_key!r} has no task type")
+
+    @property
+    def worker_pool(self) -> str | None:
+        """The worker pool the task must run in: ``pool``, else ``job_cluster_key``."""
+        return self.pool or self.job_cluster_key or None
 
     @property
     def upstream_keys(self) -> list[str]:

@@ -1,6 +1,7 @@
 """One model per task type (the ``*_task`` fields of a task), plus libraries and
 environments. Podium extensions (``shell_task``, ``python_function_task``,
-``http_task``, ``sql_task.query.query_text``) follow the Jobs API naming style."""
+``http_task``, ``drift_check_task``, ``sql_task.query.query_text``) follow the Jobs API
+naming style."""
 
 from __future__ import annotations
 
@@ -109,6 +110,37 @@ class HttpTask(SpecModel):
     max_attempts: int = Field(default=3, ge=1, le=20)
     # Task value name -> JMESPath expression over the JSON response.
     response_values: dict[str, str] = {}
+
+
+class DriftSource(SpecModel):
+    """A dataset for ``drift_check_task``: a ``.parquet`` or ``.csv`` file, or a table of
+    the DuckDB connection named by ``warehouse_id``."""
+
+    path: str | None = Field(default=None, min_length=1)
+    table: str | None = Field(default=None, min_length=1)
+    warehouse_id: str = "default"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DriftSource:
+        if (self.path is None) == (self.table is None):
+            raise ValueError("give exactly one of 'path' and 'table'")
+        return self
+
+
+class DriftCheckTask(SpecModel):
+    """Podium extension: compare ``current`` with ``reference`` column by column (the
+    population stability index, and the Kolmogorov-Smirnov test for numeric columns);
+    the report is the output, ``drift_detected`` and friends are task values."""
+
+    current: DriftSource
+    reference: DriftSource
+    columns: list[str] = []  # empty: every numeric or text column present in both
+    psi_threshold: float = Field(default=0.2, gt=0)  # PSI >= 0.2: a significant shift
+    ks_p_value: float = Field(default=0.05, ge=0, le=1)  # 0 turns the KS test's vote off
+    bins: int = Field(default=10, ge=2, le=1000)  # quantile bins of the reference
+    # No reference yet: FAIL, or BASELINE (save the current data as the reference and
+    # report drift, so that a pipeline gated on drift trains its first model).
+    missing_reference: Literal["FAIL", "BASELINE"] = "FAIL"
 
 
 class RunJobTask(SpecModel):

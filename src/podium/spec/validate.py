@@ -39,7 +39,7 @@ IGNORED_JOB_FIELDS: tuple[str, ...] = (
     "duration_target", "environment_variables", "parent_path", "triggers",
 )  # fmt: skip
 IGNORED_TASK_FIELDS: tuple[str, ...] = (
-    "existing_cluster_id", "new_cluster", "job_cluster_key", "compute",
+    "existing_cluster_id", "new_cluster", "compute",
     "disable_auto_optimization", "environment_variables_key",
 )  # fmt: skip
 # Every task type Databricks or Podium knows. Those Podium cannot run (yet) are an error,
@@ -47,10 +47,10 @@ IGNORED_TASK_FIELDS: tuple[str, ...] = (
 KNOWN_TASK_TYPES: tuple[str, ...] = (
     "spark_python_task", "python_function_task", "shell_task", "condition_task",
     "notebook_task", "spark_jar_task", "python_wheel_task", "sql_task", "for_each_task",
-    "run_job_task", "http_task", "spark_submit_task", "pipeline_task", "dbt_task",
-    "clean_rooms_notebook_task", "dashboard_task", "power_bi_task", "gen_ai_compute_task",
-    "ai_function_task", "ai_runtime_task", "alert_task", "dbt_cloud_task",
-    "dbt_platform_task", "python_operator_task",
+    "run_job_task", "http_task", "drift_check_task", "spark_submit_task", "pipeline_task",
+    "dbt_task", "clean_rooms_notebook_task", "dashboard_task", "power_bi_task",
+    "gen_ai_compute_task", "ai_function_task", "ai_runtime_task", "alert_task",
+    "dbt_cloud_task", "dbt_platform_task", "python_operator_task",
 )  # fmt: skip
 UNSUPPORTED_TASK_TYPES: tuple[str, ...] = tuple(
     t for t in KNOWN_TASK_TYPES if t not in TASK_TYPE_FIELDS

@@ -13,8 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from podium.errors import Conflict
 from podium.store.tables import JobRow, RunRow, SeenFileRow
 
 
@@ -55,15 +57,19 @@ def record_seen(
     """Remember ``files`` (path, size, mtime_ns) as seen, triggering ``run_id`` if given.
 
     Raises:
-        sqlalchemy.exc.IntegrityError: one was already recorded (another watcher got
-            there first); the caller's transaction must then be rolled back.
+        Conflict: one was already recorded (another server's watcher got there first:
+            the primary key makes it the only one to start a run for it); the caller's
+            transaction must then be rolled back.
     """
     session.add_all(
         SeenFileRow(job_id=job_id, path=path, size=size, mtime_ns=mtime_ns, seen_at=now,
                     run_id=run_id)
         for path, size, mtime_ns in files
     )
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"job {job_id}: another server recorded these files first") from None
 
 
 def forget(session: Session, job_id: int, paths: Iterable[str]) -> None:

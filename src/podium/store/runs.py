@@ -240,9 +240,56 @@ def cancel_requested_among(session: Session, run_ids: list[int]) -> list[int]:
     )))
 
 
-def beat(session: Session, run_ids: list[int], now: datetime) -> None:
-    """Refresh the heartbeat of the runs an engine drives."""
-    session.execute(update(RunRow).where(RunRow.run_id.in_(run_ids)).values(heartbeat_at=now))
+def claim_run(session: Session, run_id: int, engine_id: str, holder: str | None,
+              held_at: datetime | None, now: datetime) -> bool:
+    """Make ``engine_id`` the run's holder if the run is unfinished and its holder and
+    heartbeat are still ``holder`` and ``held_at`` (as the caller read them and judged
+    them dead); whether it did.
+
+    A compare-and-set: of several engines that read the same dead holder, exactly one
+    update matches (on PostgreSQL the others wait for its row lock, then find the row
+    changed), and the losers have changed nothing.
+    """
+    result = session.execute(
+        update(RunRow)
+        .where(RunRow.run_id == run_id, RunRow.ended_at.is_(None),
+               RunRow.engine_id.is_not_distinct_from(holder),
+               RunRow.heartbeat_at.is_not_distinct_from(held_at))
+        .values(engine_id=engine_id, heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def hold_run(session: Session, run_id: int, engine_id: str, now: datetime) -> bool:
+    """Refresh the heartbeat of a run ``engine_id`` drives, if it still holds it; whether
+    it does. The engine's fence: run first in each transaction that records a step, it
+    keeps the run's row (PostgreSQL row lock, SQLite write lock) until the commit, so a
+    takeover either waits for the step or the step finds the run taken and writes
+    nothing."""
+    result = session.connection().execute(
+        _HOLD_RUN, {"b_run_id": run_id, "b_engine_id": engine_id, "heartbeat_at": now})
+    return bool(getattr(result, "rowcount", 0))
+
+
+# Built once (see below): it runs with every step of every run. By primary key, it costs
+# about 0.1 ms a step on SQLite, even with a job spec of 500 kB in the row.
+_runs = Base.metadata.tables["runs"]
+_HOLD_RUN = update(_runs).where(
+    _runs.c.run_id == bindparam("b_run_id"), _runs.c.engine_id == bindparam("b_engine_id"))
+
+
+def beat(session: Session, run_ids: list[int], engine_id: str, now: datetime) -> list[int]:
+    """Refresh the heartbeat of the runs ``engine_id`` drives; those among ``run_ids``
+    it no longer holds (another engine took them over while this one was stalled)."""
+    session.execute(update(RunRow)
+                    .where(RunRow.run_id.in_(run_ids), RunRow.engine_id == engine_id)
+                    .values(heartbeat_at=now)
+                    .execution_options(synchronize_session=False))
+    return list(session.scalars(select(RunRow.run_id).where(
+        RunRow.run_id.in_(run_ids),
+        (RunRow.engine_id != engine_id) | RunRow.engine_id.is_(None),
+    )))
 
 
 def request_cancel(session: Session, run_id: int, now: datetime) -> None:

@@ -8,6 +8,12 @@ one run (trigger ``FILE_ARRIVAL``); the files are recorded in ``seen_files`` wit
 run_id in the same transaction, so across a restart nothing triggers twice and nothing
 is missed. Directories are watched recursively; names starting with "." (hidden files,
 temporary files of writers that rename into place) are skipped.
+
+Several servers on one database all watch the same directories; ``seen_files``' primary
+key (job, path) lets exactly one of them record a file, so a batch starts one run: the
+others' transactions fail on it, roll back (their runs with them) and see the files as
+seen on their next look. (The directory must be the same path on every server: a
+shared file system mounted alike.)
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from watchfiles import awatch
 from podium.core.arrivals import ListedFile, PendingFile, due_at, observe
 from podium.engine import start_run, utcnow
 from podium.engine.starts import active_runs
+from podium.errors import Conflict
 from podium.spec import JobSpec
 from podium.spec.automation import FileArrivalTrigger, PauseStatus, file_arrival_path
 from podium.store import JobRow, files
@@ -142,6 +149,9 @@ class FileArrivals:
                 continue
             try:
                 due = self._look(watch, now)
+            except Conflict as exc:  # another server started the run: nothing is lost
+                logger.info("file arrival: %s", exc)
+                continue
             except Exception:  # one job's trouble must not stop the others
                 logger.exception("file arrival: looking at %s for job %s failed",
                                  watch.directory, watch.job_id)
