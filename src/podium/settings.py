@@ -18,6 +18,7 @@ from podium.errors import InvalidArgument
 ENV_PREFIX = "PODIUM_"
 _SECRET_WORDS = ("password", "token", "secret", "key")
 EXECUTORS = ("local", "dask")
+DISPATCH_ORDERS = ("critical_path", "spec")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,9 @@ class Settings:
         executor: where attempts run: ``local`` (processes of this machine) or ``dask``
             (the workers of the Dask cluster at ``dask_scheduler``; docs/cluster.md).
         dask_scheduler: the Dask scheduler's address (``tcp://host:8786``).
+        dispatch_order: which ready task takes a free slot first: ``critical_path`` (the
+            longest expected path ahead, from the job's history) or ``spec`` (the order
+            of the job spec's tasks).
         extra: every other key read from podium.toml or the environment, by section.
     """
 
@@ -45,6 +49,7 @@ class Settings:
     warm_python: bool = True
     executor: str = "local"
     dask_scheduler: str | None = None
+    dispatch_order: str = "critical_path"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -94,6 +99,7 @@ class Settings:
             "warm_python": self.warm_python,
             "executor": self.executor,
             "dask_scheduler": self.dask_scheduler,
+            "dispatch_order": self.dispatch_order,
         }
         for key, value in self.extra.items():
             # A webhook URL's path or query is often its key (Slack's is): show the host.
@@ -139,6 +145,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if executor not in EXECUTORS:
         raise InvalidArgument(f"executor: expected one of {', '.join(EXECUTORS)}, "
                               f"got {executor!r}")
+    order = str(values.pop("dispatch_order", "critical_path")).strip().lower()
+    if order not in DISPATCH_ORDERS:
+        raise InvalidArgument(f"dispatch_order: expected one of {', '.join(DISPATCH_ORDERS)}, "
+                              f"got {order!r}")
     if executor == "dask" and scheduler is None:
         raise InvalidArgument("dask_scheduler: the dask executor needs the scheduler's "
                               "address, e.g. tcp://127.0.0.1:8786")
@@ -150,6 +160,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         warm_python=warm,
         executor=executor,
         dask_scheduler=scheduler,
+        dispatch_order=order,
         extra=values,
     )
 

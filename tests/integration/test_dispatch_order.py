@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from podium.services import Podium
+import pytest
+
+from podium.errors import InvalidArgument
+from podium.services import Podium, open_podium
+from tests.conftest import settings_for
 from tests.integration.helpers import job, run_job, tasks_by_key
 
 
@@ -42,3 +46,20 @@ def test_with_history_the_longest_task_starts_first(podium: Podium, tmp_path: Pa
     # Two slots, three ready tasks: z (the longest) starts in the first two, one of the
     # short ones waits; in spec order z would have been the one to wait.
     assert order[-1] != "z", order
+
+
+def test_the_spec_order_can_be_chosen_and_a_bad_order_is_refused(home: Path,
+                                                                 tmp_path: Path) -> None:
+    podium = open_podium(settings_for(home, PODIUM_MAX_PARALLEL_TASKS="2",
+                                      PODIUM_DISPATCH_ORDER="spec"))
+    try:
+        spec = job([sleep("root", 0), sleep("a_short", 0.3, "root"),
+                    sleep("b_short", 0.3, "root"), sleep("c_chain", 0.3, "root"),
+                    sleep("d_tail", 0.3, "c_chain")], tmp_path)
+        order = start_order(run_job(podium, spec))
+    finally:
+        podium.close()
+    assert order.index("c_chain") > max(order.index("a_short"), order.index("b_short")), order
+    with pytest.raises(InvalidArgument, match="dispatch_order: expected one of "
+                                              "critical_path, spec, got 'lifo'"):
+        settings_for(home, PODIUM_DISPATCH_ORDER="lifo")

@@ -276,10 +276,13 @@ class _RunDriver:
 
     def _dispatch_order(self, session: Session, job_id: int) -> dict[str, Priority]:
         """The order in which ready tasks take free slots: the longest expected path
-        ahead first (from the job's recent successful attempts), then graph depth.
+        ahead first (from the job's recent successful attempts), then graph depth; or,
+        with the ``spec`` dispatch order, the job's task order.
         History is read only when the run has more tasks than the engine has slots:
         otherwise every ready task starts at once and order does not matter."""
         deps = {t.task_key: tuple(t.upstream_keys) for t in self.spec.tasks}
+        if self.engine.settings.dispatch_order == "spec":
+            return {k: (0.0, 0, i) for i, k in enumerate(self.graph.order)}
         medians: dict[str, float | None] = {}
         if len(deps) > self.engine.settings.max_parallel_tasks and job_id:
             history = job_history(session, job_id, HISTORY_RUNS)
