@@ -66,7 +66,7 @@ from podium.executors import (
 from podium.executors.logs import append_line
 from podium.insights import dispatch_priorities, task_estimates
 from podium.insights.dispatch import Priority
-from podium.runners import RunnerContext, runner_for
+from podium.runners import RunnerContext, git_source, runner_for
 from podium.runners import environment as runners_environment
 from podium.settings import Settings
 from podium.spec.models import JobSpec, Task
@@ -518,10 +518,20 @@ class _RunDriver:
                                        attempt_count=number + 1, message=str(exc)),
                       now, attempt=number, started=number == 0)
             return None
-        process = runner_for(resolved.task_type)(resolved, self.runner_context)
+        git = self.spec.git_source
+        checkout = None
+        context = self.runner_context
+        if git is not None and git_source.uses_git(resolved, git):
+            # Its files are in the job's repository: built against the checkout, which
+            # the process makes (or finds) where it runs, before anything else.
+            checkout = git_source.checkout_dir(self.home, git, self.run_id)
+            context = replace(context, source_dir=checkout)
+        process = runner_for(resolved.task_type)(resolved, context)
         if task.environment_key is not None:
             environment = self.environments[task.environment_key]
             process = runners_environment.wrap(process, environment, self.home)
+        if git is not None and checkout is not None:
+            process = git_source.wrap(process, git, checkout)
         self._set(session, replace(state, life_cycle_state=L.RUNNING, attempt_count=number + 1,
                                    retry_at=None, message=""), now, attempt=number,
                   started=number == 0)

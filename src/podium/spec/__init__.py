@@ -15,11 +15,13 @@ from podium.spec.models import (
     TaskDependency,
 )
 from podium.spec.refs import Reference, iter_references
+from podium.spec.task_types import GitSource
 from podium.spec.validate import parse_job
 
 __all__ = [
     "TASK_TYPE_FIELDS",
     "ConditionOp",
+    "GitSource",
     "JobParameter",
     "JobSpec",
     "LoadedJob",

@@ -27,6 +27,7 @@ from podium.spec.task_types import (
     ConditionTask,
     DriftCheckTask,
     Environment,
+    GitSource,
     HttpTask,
     Library,
     NotebookTask,
@@ -162,6 +163,7 @@ class JobSpec(SpecModel):
     webhook_notifications: WebhookNotifications | None = None
     notification_settings: NotificationSettings | None = None
     health: Health | None = None
+    git_source: GitSource | None = None
 
     _by_key: dict[str, Task] = PrivateAttr(default_factory=dict)
 

@@ -187,3 +187,30 @@ class Environment(SpecModel):
 
     environment_key: str = Field(min_length=1)
     spec: EnvironmentSpec = EnvironmentSpec()
+
+
+class GitSource(SpecModel):
+    """Where tasks with ``source: GIT`` (or no source, when the job has a git_source)
+    find their files: a checkout of ``git_url`` at one branch, tag or commit."""
+
+    git_url: str = Field(min_length=1)
+    git_provider: str | None = None  # accepted: any git URL the machine can clone
+    git_branch: str | None = None
+    git_tag: str | None = None
+    git_commit: str | None = None
+
+    @model_validator(mode="after")
+    def _one_ref(self) -> GitSource:
+        refs = [r for r in (self.git_branch, self.git_tag, self.git_commit) if r]
+        if len(refs) != 1:
+            raise ValueError("give exactly one of git_branch, git_tag and git_commit")
+        return self
+
+    @property
+    def ref(self) -> tuple[str, str]:
+        """(``branch``/``tag``/``commit``, its value)."""
+        for kind in ("commit", "tag", "branch"):
+            value = getattr(self, f"git_{kind}")
+            if value:
+                return kind, value
+        raise AssertionError("validated: one ref")

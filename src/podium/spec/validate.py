@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 # (null, "", [], {}; what SDK clients often send) silently, any other with a warning.
 # Kept in step with databricks-sdk's JobSettings and Task (tests/unit/test_spec_sdk_fields.py).
 IGNORED_JOB_FIELDS: tuple[str, ...] = (
-    "job_clusters", "git_source", "run_as", "access_control_list", "budget_policy_id",
+    "job_clusters", "run_as", "access_control_list", "budget_policy_id",
     "usage_policy_id", "deployment", "edit_mode", "format", "performance_target",
     "duration_target", "environment_variables", "parent_path", "triggers",
 )  # fmt: skip
@@ -197,6 +197,7 @@ def check_job(data: dict[Any, Any]) -> list[Problem]:
     problems += key_problems
     problems += _check_dependencies(indexed, keys)
     problems += _check_environments(data.get("environments"), indexed)
+    problems += _check_git_sources(data.get("git_source"), indexed)
     problems += _check_nested_tasks(indexed)
     graph = _upstream_graph(indexed, keys)
     problems += [Problem("cycle", "tasks", "cycle " + " -> ".join(c)) for c in find_cycles(graph)]
@@ -588,6 +589,29 @@ def _check_environments(environments: object, indexed: Tasks) -> list[Problem]:
             msg = "environment_key applies to Python tasks only"
             hint = "use it on " + ", ".join(ENVIRONMENT_TASK_TYPES)
             problems.append(Problem("environment-key-unsupported", loc, msg, hint))
+    return problems
+
+
+GIT_SOURCED = (("spark_python_task", "source"), ("notebook_task", "source"),
+               ("sql_task", "file", "source"))
+
+
+def _check_git_sources(git_source: object, indexed: Tasks) -> list[Problem]:
+    """A task whose files come from GIT needs the job's git_source."""
+    if git_source is not None:
+        return []
+    problems: list[Problem] = []
+    for i, task in indexed.items():
+        for path in GIT_SOURCED:
+            found: Any = task
+            for part in path:
+                found = found.get(part) if isinstance(found, dict) else None
+            if found == "GIT":
+                loc = f"tasks[{i}].{'.'.join(path)}"
+                problems.append(Problem(
+                    "git-source-missing", loc, "source GIT needs the job's git_source",
+                    "add git_source: {git_url: ..., git_branch: main} to the job, or use "
+                    "source: WORKSPACE"))
     return problems
 
 
