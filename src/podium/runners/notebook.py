@@ -45,8 +45,9 @@ Failure = tuple[str, str]
 def build(task: Task, ctx: RunnerContext) -> ProcessSpec:
     """Run the notebook in a process of the job's interpreter (see :func:`main`).
 
-    ``notebook_path`` is relative to the job spec's folder, with or without ``.ipynb``;
-    ``source`` (WORKSPACE or GIT) makes no difference: both mean that folder. As in
+    ``notebook_path`` is relative to the job spec's folder (for ``source`` GIT, the
+    checkout of the job's repository: ``runners.git_source``), with or without
+    ``.ipynb``. As in
     Databricks, the job's parameters reach the notebook too, over same-named
     ``base_parameters``.
     """
