@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 
@@ -104,3 +105,29 @@ def running_cleanly(home: Path, cwd: Path, **env: str) -> Iterator[Server]:
         yield server
     log = server.log.read_text()
     assert "Traceback" not in log, log
+
+
+# ---- the Jobs API calls the server tests make ---------------------------------------------
+API = "/api/2.2/jobs"
+
+
+def create_job(client: httpx.Client, name: str, tasks: list[dict[str, Any]],
+               **fields: Any) -> int:
+    answer = client.post(f"{API}/create", json={"name": name, "tasks": tasks, **fields})
+    assert answer.status_code == 200, answer.text
+    job_id: int = answer.json()["job_id"]
+    return job_id
+
+
+def run_now(client: httpx.Client, job_id: int) -> int:
+    answer = client.post(f"{API}/run-now", json={"job_id": job_id})
+    assert answer.status_code == 200, answer.text
+    run_id: int = answer.json()["run_id"]
+    return run_id
+
+
+def fetch(client: httpx.Client, run_id: int) -> dict[str, Any]:
+    answer = client.get(f"{API}/runs/get", params={"run_id": run_id})
+    assert answer.status_code == 200, answer.text
+    run: dict[str, Any] = answer.json()
+    return run

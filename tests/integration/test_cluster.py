@@ -10,14 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.integration.server import create_job, run_now
 from tests.integration.test_dask_executor import Cluster, cluster
-from tests.integration.test_several_servers import (
-    create_job,
-    database_url,
-    run_now,
-    two_servers,
-    wait_until_ended,
-)
+from tests.integration.test_several_servers import database_url, two_servers, wait_until_ended
 
 __all__ = ["cluster", "database_url"]  # the fixtures this module uses
 

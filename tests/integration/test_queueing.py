@@ -22,6 +22,7 @@ from podium.services import Podium, cancel_run, get_run, submit_run
 from podium.store import runs as q
 from tests.integration import server as srv
 from tests.integration.helpers import job, kill, podium_cli, tasks_by_key, wait_for
+from tests.integration.server import create_job, fetch, run_now
 
 API = "/api/2.2/jobs"
 QUEUE = {"max_concurrent_runs": 1, "queue": {"enabled": True}}
@@ -40,26 +41,6 @@ def held(folder: Path) -> dict[str, Any]:
               'echo "end $PODIUM_RUN_ID" >> order')
 
 
-def create_job(client: httpx.Client, name: str, tasks: list[dict[str, Any]],
-               **fields: Any) -> int:
-    answer = client.post(f"{API}/create", json={"name": name, "tasks": tasks, **fields})
-    assert answer.status_code == 200, answer.text
-    job_id: int = answer.json()["job_id"]
-    return job_id
-
-
-def run_now(client: httpx.Client, job_id: int) -> int:
-    answer = client.post(f"{API}/run-now", json={"job_id": job_id})
-    assert answer.status_code == 200, answer.text
-    run_id: int = answer.json()["run_id"]
-    return run_id
-
-
-def fetch(client: httpx.Client, run_id: int) -> dict[str, Any]:
-    answer = client.get(f"{API}/runs/get", params={"run_id": run_id})
-    assert answer.status_code == 200, answer.text
-    run: dict[str, Any] = answer.json()
-    return run
 
 
 def life(client: httpx.Client, run_id: int) -> str:

@@ -31,6 +31,7 @@ from tests.integration.helpers import (
     tasks_by_key,
     wait_for,
 )
+from tests.integration.server import create_job, fetch, run_now
 
 API = "/api/2.2/jobs"
 
@@ -43,26 +44,6 @@ def lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def create_job(client: httpx.Client, name: str, tasks: list[dict[str, Any]],
-               **fields: Any) -> int:
-    answer = client.post(f"{API}/create", json={"name": name, "tasks": tasks, **fields})
-    assert answer.status_code == 200, answer.text
-    job_id: int = answer.json()["job_id"]
-    return job_id
-
-
-def run_now(client: httpx.Client, job_id: int) -> int:
-    answer = client.post(f"{API}/run-now", json={"job_id": job_id})
-    assert answer.status_code == 200, answer.text
-    run_id: int = answer.json()["run_id"]
-    return run_id
-
-
-def fetch(client: httpx.Client, run_id: int) -> dict[str, Any]:
-    answer = client.get(f"{API}/runs/get", params={"run_id": run_id})
-    assert answer.status_code == 200, answer.text
-    run: dict[str, Any] = answer.json()
-    return run
 
 
 def ended(run: dict[str, Any]) -> bool:

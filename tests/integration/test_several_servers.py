@@ -41,6 +41,7 @@ from podium.store.engine import make_engine, make_sessions
 from tests.conftest import POSTGRES_URL, missing
 from tests.integration import server as srv
 from tests.integration.helpers import job, pid_alive, wait_for
+from tests.integration.server import create_job, fetch, run_now
 
 API = "/api/2.2/jobs"
 Line = tuple[int, str, int, int]  # run_id, task_key, attempt_number, server pid
@@ -111,26 +112,6 @@ def lines(log: Path) -> list[Line]:
     return out
 
 
-def create_job(client: httpx.Client, name: str, tasks: list[dict[str, Any]],
-               **fields: Any) -> int:
-    answer = client.post(f"{API}/create", json={"name": name, "tasks": tasks, **fields})
-    assert answer.status_code == 200, answer.text
-    job_id: int = answer.json()["job_id"]
-    return job_id
-
-
-def run_now(client: httpx.Client, job_id: int) -> int:
-    answer = client.post(f"{API}/run-now", json={"job_id": job_id})
-    assert answer.status_code == 200, answer.text
-    run_id: int = answer.json()["run_id"]
-    return run_id
-
-
-def fetch(client: httpx.Client, run_id: int) -> dict[str, Any]:
-    answer = client.get(f"{API}/runs/get", params={"run_id": run_id})
-    assert answer.status_code == 200, answer.text
-    run: dict[str, Any] = answer.json()
-    return run
 
 
 def wait_until_ended(client: httpx.Client, run_id: int, timeout: float = 90

@@ -8,15 +8,11 @@ from collections.abc import Iterator
 import httpx2 as httpx
 import pytest
 
-from tests.integration.server import Server, running_cleanly
+from tests.integration import ui_fixtures
+from tests.integration.server import Server
 from tests.integration.ui_fixtures import Jobs, create_jobs, csrf, session
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_cleanly(tmp_path_factory.mktemp("podium-home"),
-                 tmp_path_factory.mktemp("workspace")) as server:
-        yield server
+server = ui_fixtures.server  # the fixture
 
 
 @pytest.fixture(scope="module")

@@ -6,16 +6,18 @@ the job), and a run's page marks its critical path and compares it with earlier 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.integration import browser as chromium
+from tests.integration import ui_fixtures
 from tests.integration.browser import SignIn, shoot
-from tests.integration.server import Server, running_cleanly
+from tests.integration.server import Server
 from tests.integration.test_ui_run_page import finished, sh
 from tests.integration.ui_fixtures import session
+
+server = ui_fixtures.server  # the fixture
 
 browser, signed_in = chromium.browser, chromium.signed_in  # the fixtures
 
@@ -24,12 +26,6 @@ JOBS = "/api/2.2/jobs"
 FLAKY = ('test -f "$PODIUM_RUN_ID.tried" || { touch "$PODIUM_RUN_ID.tried"; '
          'echo "connection reset by peer (attempt 1)" >&2; exit 1; }; sleep 0.3')
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_cleanly(tmp_path_factory.mktemp("podium-home"),
-                         tmp_path_factory.mktemp("workspace")) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -5,25 +5,21 @@ docs/screenshots/ for the README)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.integration import browser as chromium
+from tests.integration import ui_fixtures
 from tests.integration.browser import SignIn, shoot
 from tests.integration.helpers import wait_for
-from tests.integration.server import Server, running_cleanly
+from tests.integration.server import Server
 from tests.integration.ui_fixtures import Jobs, create_jobs, csrf, session
+
+server = ui_fixtures.server  # the fixture
 
 browser, signed_in = chromium.browser, chromium.signed_in  # the fixtures
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_cleanly(tmp_path_factory.mktemp("podium-home"),
-                 tmp_path_factory.mktemp("workspace")) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
-"""What the UI tests share: one server per module with a job to look at, and a plain-HTTP
-session (no browser) signed in through the sign-in form."""
+"""What the UI tests share: one server per module (``server``, a fixture to import) with
+a job to look at, and a plain-HTTP session (no browser) signed in through the sign-in
+form."""
 
 from __future__ import annotations
 
@@ -9,8 +10,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx2 as httpx
+import pytest
 
-from tests.integration.server import Server
+from tests.integration.server import Server, running_cleanly
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server for the module's tests; its log must hold no traceback at the end."""
+    with running_cleanly(tmp_path_factory.mktemp("podium-home"),
+                         tmp_path_factory.mktemp("workspace")) as server:
+        yield server
+
 
 JOB = {
     "name": "ui_demo",
