@@ -44,7 +44,9 @@ def record_history(home: Path, runs: int, job: dict[str, Any] | None = None) -> 
     from podium.store import jobs as job_queries
     from podium.store import runs as q
 
-    podium = open_podium(load_settings({"PODIUM_HOME": str(home)}))
+    # The environment's settings (PODIUM_DATABASE_URL, ...) as the server started on
+    # this home will read them, so that both see the same database.
+    podium = open_podium(load_settings({**os.environ, "PODIUM_HOME": str(home)}))
     spec, spec_json = validate_settings(job or JOB)
     keys = [t.task_key for t in spec.tasks]
     now = datetime.now(UTC)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from podium.core import ResultState
 from podium.engine import Engine
@@ -374,7 +374,7 @@ def test_a_store_failure_stops_the_engine_and_its_processes(podium: Podium, tmp_
         # Another process breaks the database under the engine's feet.
         with podium.db.begin() as conn:
             conn.execute(text("DROP TABLE transitions"))
-        with pytest.raises(OperationalError):
+        with pytest.raises(DBAPIError):  # OperationalError on SQLite, ProgrammingError on PG
             await running
         await engine.close()
 

@@ -38,6 +38,7 @@ def test_migrations_create_exactly_the_declared_tables(any_podium: Podium) -> No
     assert current_revision(any_podium.db) == HEAD_REVISION
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_uses_wal(podium: Podium) -> None:
     with podium.db.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"

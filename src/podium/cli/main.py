@@ -47,6 +47,7 @@ class LazyGroup(click.Group):
         "audit": ("podium.cli.audit", "audit"),
         "destinations": ("podium.cli.destinations", "destinations"),
         "insights": ("podium.cli.insights", "insights"),
+        "db": ("podium.cli.db", "db"),
         "worker": ("podium.cli.worker", "worker"),
     },
     context_settings={"help_option_names": ["-h", "--help"]},
