@@ -25,17 +25,11 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
-# The integration tests again with the metadata on PostgreSQL (a fresh database per test
-# at PODIUM_TEST_POSTGRES_URL's server), but for those whose outcome does not depend on
-# the metadata backend: task types and runners, executors and Dask (test_cluster is on
-# PostgreSQL already), benchmarks and the browser tests (the same server code paths
-# run in test_ui_http/test_api_http). Whole, it takes as long as `make test` again.
-POSTGRES_SKIP := bench_smoke cluster dask_executor drift_task environment examples \
-	executor_cancel first_minute http jar notebook seed_tasks sql ui_admin ui_editor \
-	ui_insights ui_pages ui_run_page warm_python wheel
+# The suite again with the metadata on PostgreSQL (PODIUM_TEST_POSTGRES_URL's server, a
+# fresh database per test): every test that touches the metadata database is an
+# integration test (the unit tests touch none).
 test-postgres: install
-	PODIUM_TEST_DATABASE=postgres $(BIN)/python -m pytest tests/integration \
-		$(foreach t,$(POSTGRES_SKIP),--ignore=tests/integration/test_$(t).py)
+	PODIUM_TEST_DATABASE=postgres $(BIN)/python -m pytest tests/integration
 
 lint: install
 	$(BIN)/ruff check src tests examples bench

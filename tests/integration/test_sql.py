@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from podium.runners.sql import split_statements
 from podium.services import Podium, get_output, open_podium
 from tests.conftest import settings_for
-from tests.integration.helpers import job, results, run_job, tasks_by_key
+from tests.integration.helpers import job, results, run_job, tasks_by_key, wait_for
 
 
 def sql(
@@ -208,11 +209,21 @@ def test_a_locked_duckdb_file_is_waited_for_then_reported(podium: Podium, tmp_pa
     gives_up = job([sql("gives_up", "SELECT 1",
                         environment_variables={"PODIUM_SQL_LOCK_WAIT_SECONDS": "0.3"})], tmp_path)
 
-    holder = hold_duckdb_lock(warehouse, 1.0)
+    # The lock is let go once the task says it waits for it (however long it took to
+    # start on a busy machine), then the task goes on.
+    holder = hold_duckdb_lock(warehouse, 120)
     try:
-        first = run_job(podium, waits)
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(run_job, podium, waits)
+            logs = podium.settings.home / "logs"
+            wait_for(lambda: any("is locked by another process" in p.read_text()
+                                 for p in logs.glob("*/waits.0.log")),
+                     120, "the task to wait for the lock")
+            holder.kill()
+            first = running.result(timeout=120)
     finally:
-        holder.communicate(timeout=30)
+        holder.kill()
+        holder.communicate()
     holder = hold_duckdb_lock(warehouse, 30)
     try:
         second = run_job(podium, gives_up)
