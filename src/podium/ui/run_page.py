@@ -205,9 +205,7 @@ async def cancel(request: Request, run_id: int) -> Response:
     await check_csrf(request)
     try:
         await run_in_threadpool(run_service.cancel_run, _podium(request), run_id, user)
-    except NotFound as exc:
-        return error_page(request, user, exc)
-    except PermissionDenied as exc:
+    except (NotFound, PermissionDenied) as exc:
         return error_page(request, user, exc)
     return RedirectResponse(f"/runs/{run_id}", 303)
 
@@ -221,9 +219,7 @@ async def repair(request: Request, run_id: int) -> Response:
         return error_page(request, user, InvalidArgument("choose at least one task to re-run"))
     try:
         await run_in_threadpool(run_service.repair_run, _podium(request), run_id, keys, user)
-    except NotFound as exc:
-        return error_page(request, user, exc)
-    except PermissionDenied as exc:
+    except (NotFound, PermissionDenied) as exc:
         return error_page(request, user, exc)
     except (Conflict, InvalidArgument) as exc:
         return error_page(request, user, exc, 409 if isinstance(exc, Conflict) else None)
@@ -242,9 +238,7 @@ async def run_again(request: Request, run_id: int) -> Response:
         params = {p["name"]: p["value"] for p in run.get("job_parameters", [])}
         new_id = await run_in_threadpool(run_service.run_now, podium, run["job_id"], user,
                                          params)
-    except NotFound as exc:
-        return error_page(request, user, exc)
-    except PermissionDenied as exc:
+    except (NotFound, PermissionDenied) as exc:
         return error_page(request, user, exc)
     except (Conflict, InvalidArgument) as exc:
         return error_page(request, user, exc, 409 if isinstance(exc, Conflict) else None)
